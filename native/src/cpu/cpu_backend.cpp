@@ -1,0 +1,496 @@
+// The CPU backend: oneDNN for convolutions and GEMMs, own loops (kernels.h) for the
+// rest. NHWC fp32 throughout. The memory plan:
+//  - every plan buffer lives in one arena, placed by lifetime (plan_memory);
+//  - a 1x1 conv with a BN-ReLU (and, in a transition, 2x2 average pool) prologue runs
+//    chunk by chunk: the prologue fills a small scratch of T rows, then a oneDNN matmul
+//    reads it and writes straight into the destination slice (strided rows are fine
+//    for matmul); the full-size BN-ReLU output never exists;
+//  - a k x k conv writes a dense scratch when its destination is a channel slice
+//    (oneDNN's strided convolutions fall back to a reference kernel) and it is copied in.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <dnnl.hpp>
+#include <limits>
+#include <sstream>
+
+#include "../common/backend.h"
+#include "../common/error.h"
+#include "kernels.h"
+
+namespace dn4j {
+namespace cpu {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+struct Ctx {
+    dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+    dnnl::stream strm{eng};
+    int64_t n = 0;
+    std::vector<float*> buf;
+    const float* input = nullptr;
+    float* output = nullptr;
+    void* scratchpad = nullptr;
+    float* chunk = nullptr;
+    float* tmp = nullptr;
+};
+
+struct Needs {
+    size_t scratchpad_bytes = 0, chunk_floats = 0, tmp_floats = 0;
+};
+
+/** A checked view of a plan slice. */
+struct View {
+    int b = -1;
+    int off = 0, len = 0;
+    PlanBuffer decl;
+    bool whole() const { return off == 0 && len == decl.c; }
+};
+
+View view(const Plan& plan, const PlanOp& op, const char* key) {
+    Slice s = op.slice(key);
+    View v;
+    v.b = plan.buffer_index(s.buf);
+    v.decl = plan.buffers[v.b];
+    v.off = s.off;
+    v.len = s.len < 0 ? v.decl.c : s.len;
+    DN_CHECK(v.off >= 0 && v.len > 0 && v.off + v.len <= v.decl.c, "plan line ", op.line, ": ", key, " slice [", v.off,
+             ", ", v.off + v.len, ") outside buffer ", v.decl.name, " of ", v.decl.c, " channels");
+    return v;
+}
+
+dnnl::primitive_attr make_attr(bool relu) {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (relu) {
+        dnnl::post_ops po;
+        po.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+        attr.set_post_ops(po);
+    }
+    return attr;
+}
+
+class Op {
+public:
+    virtual ~Op() = default;
+    virtual void prepare(Ctx& c, Needs& needs) = 0;
+    virtual void run(Ctx& c) = 0;
+    virtual std::string describe() const = 0;
+};
+
+// ------------------------------------------------------------------ to_nhwc
+class ToNhwc : public Op {
+public:
+    ToNhwc(const Plan& p, const PlanOp& op) : dst_(view(p, op, "dst")) {
+        DN_CHECK(dst_.whole() && dst_.decl.c == p.in_c && dst_.decl.h == p.in_h && dst_.decl.w == p.in_w,
+                 "plan line ", op.line, ": to_nhwc destination must be a whole buffer shaped like the input");
+    }
+    void prepare(Ctx&, Needs&) override {}
+    void run(Ctx& c) override { nchw_to_nhwc(c.input, c.n, dst_.decl.c, dst_.decl.h, dst_.decl.w, c.buf[dst_.b]); }
+    std::string describe() const override { return "to_nhwc -> " + dst_.decl.name; }
+
+private:
+    View dst_;
+};
+
+// ------------------------------------------------------------------ k x k conv (oneDNN)
+class DirectConv : public Op {
+public:
+    DirectConv(const Plan& p, const PlanOp& op, const WeightStore::Impl& w)
+        : src_(view(p, op, "src")), dst_(view(p, op, "dst")), line_(op.line) {
+        k_ = op.integer("k");
+        stride_ = op.integer("stride", 1);
+        pad_ = op.integer("pad", 0);
+        relu_ = op.integer("out_relu", 0) != 0;
+        DN_CHECK(k_ > 0 && stride_ > 0 && pad_ >= 0, "plan line ", line_, ": bad conv geometry");
+        DN_CHECK(src_.whole(), "plan line ", line_, ": a ", k_, "x", k_, " conv reads a whole buffer, not a slice");
+        DN_CHECK(!op.has("in_bnrelu") && !op.has("pool"), "plan line ", line_,
+                 ": in_bnrelu/pool are supported on 1x1 convs only");
+        int ho = (src_.decl.h + 2 * pad_ - k_) / stride_ + 1, wo = (src_.decl.w + 2 * pad_ - k_) / stride_ + 1;
+        DN_CHECK(src_.decl.h + 2 * pad_ >= k_ && src_.decl.w + 2 * pad_ >= k_ && ho == dst_.decl.h &&
+                     wo == dst_.decl.w,
+                 "plan line ", line_, ": conv output ", ho, "x", wo, " does not match buffer ", dst_.decl.name, " (",
+                 dst_.decl.h, "x", dst_.decl.w, ")");
+        cin_ = src_.len;
+        cout_ = dst_.len;
+        name_ = op.str("weight");
+        const StoredTensor& wt = w.get(name_, {cout_, cin_, k_, k_});
+        size_t per = static_cast<size_t>(cin_) * k_ * k_;
+        folded_.resize(per * cout_);
+        std::copy(wt.data.data(), wt.data.data() + per * cout_, folded_.data());
+        if (op.has("out_bn")) {
+            BnAffine a = bn_affine(w, op.str("out_bn"), cout_);
+            for (int o = 0; o < cout_; o++)
+                for (size_t j = 0; j < per; j++) folded_.data()[o * per + j] *= a.scale[o];
+            bias_.resize(cout_);
+            std::copy(a.shift.begin(), a.shift.end(), bias_.data());
+        }
+    }
+
+    void prepare(Ctx& c, Needs& needs) override {
+        memory::dims src{c.n, cin_, src_.decl.h, src_.decl.w}, dst{c.n, cout_, dst_.decl.h, dst_.decl.w};
+        auto src_md = memory::desc(src, dt::f32, tag::nhwc);
+        auto dst_md = memory::desc(dst, dt::f32, tag::nhwc);
+        auto w_md = memory::desc({cout_, cin_, k_, k_}, dt::f32, tag::any);
+        memory::dims strides{stride_, stride_}, pad{pad_, pad_};
+        if (bias_.size()) {
+            auto b_md = memory::desc({cout_}, dt::f32, tag::a);
+            pd_ = dnnl::convolution_forward::primitive_desc(c.eng, dnnl::prop_kind::forward_inference,
+                                                           dnnl::algorithm::convolution_direct, src_md, w_md, b_md,
+                                                           dst_md, strides, pad, pad, make_attr(relu_));
+        } else {
+            pd_ = dnnl::convolution_forward::primitive_desc(c.eng, dnnl::prop_kind::forward_inference,
+                                                           dnnl::algorithm::convolution_direct, src_md, w_md, dst_md,
+                                                           strides, pad, pad, make_attr(relu_));
+        }
+        prim_ = dnnl::convolution_forward(pd_);
+        // Reorder the folded OIHW weights into the layout the chosen kernel wants.
+        auto wdesc = pd_.weights_desc();
+        if (!(wdesc == cur_wdesc_)) {
+            weights_.resize(wdesc.get_size() / sizeof(float) + 16);
+            auto user = memory(memory::desc({cout_, cin_, k_, k_}, dt::f32, tag::oihw), c.eng, folded_.data());
+            auto mine = memory(wdesc, c.eng, weights_.data());
+            dnnl::reorder(user, mine).execute(c.strm, user, mine);
+            c.strm.wait();
+            cur_wdesc_ = wdesc;
+        }
+        needs.scratchpad_bytes = std::max(needs.scratchpad_bytes, pd_.scratchpad_desc().get_size());
+        if (!dst_.whole())
+            needs.tmp_floats = std::max(needs.tmp_floats, static_cast<size_t>(c.n * dst_.decl.pixels() * cout_));
+    }
+
+    void run(Ctx& c) override {
+        float* out = dst_.whole() ? c.buf[dst_.b] : c.tmp;
+        std::unordered_map<int, memory> args{
+            {DNNL_ARG_SRC, memory(pd_.src_desc(), c.eng, c.buf[src_.b])},
+            {DNNL_ARG_WEIGHTS, memory(pd_.weights_desc(), c.eng, weights_.data())},
+            {DNNL_ARG_DST, memory(pd_.dst_desc(), c.eng, out)},
+            {DNNL_ARG_SCRATCHPAD, memory(pd_.scratchpad_desc(), c.eng, c.scratchpad)}};
+        if (bias_.size()) args[DNNL_ARG_BIAS] = memory(pd_.bias_desc(), c.eng, bias_.data());
+        prim_.execute(c.strm, args);
+        if (!dst_.whole())
+            copy_rows(c.tmp, cout_, c.n * dst_.decl.pixels(), cout_, c.buf[dst_.b] + dst_.off, dst_.decl.c);
+    }
+
+    std::string describe() const override {
+        std::ostringstream os;
+        os << "conv" << k_ << "x" << k_ << "/" << stride_ << " " << src_.decl.name << " -> " << dst_.decl.name << ":"
+           << dst_.off << ":" << dst_.len << (dst_.whole() ? "" : " (via scratch)") << " ["
+           << (prim_ ? pd_.impl_info_str() : "not prepared") << "]";
+        return os.str();
+    }
+
+private:
+    View src_, dst_;
+    int line_, k_, stride_, pad_, cin_, cout_;
+    bool relu_;
+    std::string name_;
+    Buffer folded_, bias_, weights_;
+    memory::desc cur_wdesc_;
+    dnnl::convolution_forward::primitive_desc pd_;
+    dnnl::convolution_forward prim_;
+};
+
+// ------------------------------------------------------------------ 1x1 conv with fused prologue
+class PointwiseConv : public Op {
+public:
+    PointwiseConv(const Plan& p, const PlanOp& op, const WeightStore::Impl& w)
+        : src_(view(p, op, "src")), dst_(view(p, op, "dst")), line_(op.line) {
+        DN_CHECK(op.integer("stride", 1) == 1 && op.integer("pad", 0) == 0, "plan line ", line_,
+                 ": a 1x1 conv takes stride 1 and no padding");
+        pool_ = op.has("pool");
+        DN_CHECK(!pool_ || op.str("pool") == "avg2", "plan line ", line_, ": pool must be avg2");
+        DN_CHECK(!pool_ || op.has("in_bnrelu"), "plan line ", line_, ": pool=avg2 needs in_bnrelu");
+        relu_ = op.integer("out_relu", 0) != 0;
+        int eh = pool_ ? src_.decl.h / 2 : src_.decl.h, ew = pool_ ? src_.decl.w / 2 : src_.decl.w;
+        DN_CHECK(eh > 0 && ew > 0 && eh == dst_.decl.h && ew == dst_.decl.w, "plan line ", line_, ": 1x1 conv from ",
+                 src_.decl.name, " (", src_.decl.h, "x", src_.decl.w, ") cannot fill ", dst_.decl.name, " (",
+                 dst_.decl.h, "x", dst_.decl.w, ")");
+        cin_ = src_.len;
+        cout_ = dst_.len;
+        const StoredTensor& wt = w.get(op.str("weight"), {cout_, cin_, 1, 1});
+        // weights as (K = cin) x (N = cout), row-major, with an output BN folded in
+        wt_.resize(static_cast<size_t>(cin_) * cout_);
+        std::vector<float> s(cout_, 1.0f);
+        if (op.has("out_bn")) {
+            BnAffine a = bn_affine(w, op.str("out_bn"), cout_);
+            s = a.scale;
+            bias_.resize(cout_);
+            std::copy(a.shift.begin(), a.shift.end(), bias_.data());
+        }
+        for (int o = 0; o < cout_; o++)
+            for (int k = 0; k < cin_; k++) wt_.data()[static_cast<size_t>(k) * cout_ + o] = wt.data.data()[static_cast<size_t>(o) * cin_ + k] * s[o];
+        if (op.has("in_bnrelu")) {
+            BnAffine a = bn_affine(w, op.str("in_bnrelu"), cin_);
+            in_scale_.resize(cin_);
+            in_shift_.resize(cin_);
+            std::copy(a.scale.begin(), a.scale.end(), in_scale_.data());
+            std::copy(a.shift.begin(), a.shift.end(), in_shift_.data());
+        }
+    }
+
+    void prepare(Ctx& c, Needs& needs) override {
+        rows_ = c.n * dst_.decl.pixels();
+        bool prologue = in_scale_.size() != 0;
+        if (prologue) {
+            // a chunk of the prologue's output stays around 1.5 MB: cache resident
+            int64_t t = std::max<int64_t>(64, (int64_t{3} << 17) / cin_);
+            int64_t nch = (rows_ + t - 1) / t;
+            chunk_ = std::min<int64_t>(rows_, ((rows_ + nch - 1) / nch + 7) / 8 * 8);
+            needs.chunk_floats = std::max(needs.chunk_floats, static_cast<size_t>(chunk_ * cin_));
+        } else {
+            chunk_ = rows_;
+        }
+        lda_ = prologue ? cin_ : src_.decl.c;
+        full_ = make(c, chunk_, needs);
+        int64_t rem = rows_ % chunk_;
+        if (rem) tail_ = make(c, rem, needs);
+    }
+
+    void run(Ctx& c) override {
+        const float* src = c.buf[src_.b] + src_.off;
+        float* dst = c.buf[dst_.b] + dst_.off;
+        int64_t ldx = src_.decl.c, ldd = dst_.decl.c;
+        for (int64_t r0 = 0; r0 < rows_; r0 += chunk_) {
+            int64_t len = std::min(chunk_, rows_ - r0);
+            const float* a = src + r0 * ldx;
+            if (in_scale_.size()) {
+                if (pool_)
+                    bn_relu_avgpool2_rows(src, src_.decl.h, src_.decl.w, ldx, dst_.decl.h, dst_.decl.w, r0, len, cin_,
+                                          in_scale_.data(), in_shift_.data(), c.chunk);
+                else
+                    bn_relu_rows(a, ldx, len, cin_, in_scale_.data(), in_shift_.data(), c.chunk, cin_);
+                a = c.chunk;
+            }
+            Gemm& g = len == chunk_ ? full_ : tail_;
+            std::unordered_map<int, memory> args{
+                {DNNL_ARG_SRC, memory(g.pd.src_desc(), c.eng, const_cast<float*>(a))},
+                {DNNL_ARG_WEIGHTS, memory(g.pd.weights_desc(), c.eng, wt_.data())},
+                {DNNL_ARG_DST, memory(g.pd.dst_desc(), c.eng, dst + r0 * ldd)},
+                {DNNL_ARG_SCRATCHPAD, memory(g.pd.scratchpad_desc(), c.eng, c.scratchpad)}};
+            if (bias_.size()) args[DNNL_ARG_BIAS] = memory(g.pd.bias_desc(), c.eng, bias_.data());
+            g.prim.execute(c.strm, args);
+        }
+    }
+
+    std::string describe() const override {
+        std::ostringstream os;
+        os << "conv1x1 " << src_.decl.name << ":" << src_.off << ":" << src_.len << " -> " << dst_.decl.name << ":"
+           << dst_.off << ":" << dst_.len << (in_scale_.size() ? " bn-relu" : "") << (pool_ ? "-avgpool2" : "")
+           << " prologue, chunk " << chunk_ << " of " << rows_ << " rows ["
+           << (full_.prim ? full_.pd.impl_info_str() : "not prepared") << "]";
+        return os.str();
+    }
+
+private:
+    struct Gemm {
+        dnnl::matmul::primitive_desc pd;
+        dnnl::matmul prim;
+    };
+
+    Gemm make(Ctx& c, int64_t m, Needs& needs) {
+        auto src_md = memory::desc({m, cin_}, dt::f32, memory::dims{lda_, 1});
+        auto w_md = memory::desc({cin_, cout_}, dt::f32, tag::ab);
+        auto dst_md = memory::desc({m, cout_}, dt::f32, memory::dims{dst_.decl.c, 1});
+        Gemm g;
+        if (bias_.size()) {
+            auto b_md = memory::desc({1, cout_}, dt::f32, tag::ab);
+            g.pd = dnnl::matmul::primitive_desc(c.eng, src_md, w_md, b_md, dst_md, make_attr(relu_));
+        } else {
+            g.pd = dnnl::matmul::primitive_desc(c.eng, src_md, w_md, dst_md, make_attr(relu_));
+        }
+        g.prim = dnnl::matmul(g.pd);
+        needs.scratchpad_bytes = std::max(needs.scratchpad_bytes, g.pd.scratchpad_desc().get_size());
+        return g;
+    }
+
+    View src_, dst_;
+    int line_, cin_, cout_;
+    bool pool_, relu_;
+    int64_t rows_ = 0, chunk_ = 0, lda_ = 0;
+    Buffer wt_, bias_, in_scale_, in_shift_;
+    Gemm full_, tail_;
+};
+
+// ------------------------------------------------------------------ max pool
+class MaxPool : public Op {
+public:
+    MaxPool(const Plan& p, const PlanOp& op) : src_(view(p, op, "src")), dst_(view(p, op, "dst")) {
+        k_ = op.integer("k");
+        s_ = op.integer("stride");
+        p_ = op.integer("pad", 0);
+        DN_CHECK(src_.whole() && src_.len == dst_.len, "plan line ", op.line,
+                 ": maxpool reads a whole buffer into a slice of as many channels");
+        DN_CHECK(k_ > 0 && s_ > 0 && p_ >= 0 && 2 * p_ <= k_, "plan line ", op.line, ": bad maxpool geometry");
+        int ho = (src_.decl.h + 2 * p_ - k_) / s_ + 1, wo = (src_.decl.w + 2 * p_ - k_) / s_ + 1;
+        DN_CHECK(src_.decl.h + 2 * p_ >= k_ && ho == dst_.decl.h && wo == dst_.decl.w, "plan line ", op.line,
+                 ": maxpool output ", ho, "x", wo, " does not match buffer ", dst_.decl.name);
+    }
+    void prepare(Ctx&, Needs&) override {}
+    void run(Ctx& c) override {
+        maxpool(c.buf[src_.b], c.n, src_.decl.h, src_.decl.w, src_.len, k_, s_, p_, c.buf[dst_.b] + dst_.off,
+                dst_.decl.c, dst_.decl.h, dst_.decl.w);
+    }
+    std::string describe() const override {
+        return "maxpool" + std::to_string(k_) + "/" + std::to_string(s_) + " " + src_.decl.name + " -> " +
+               dst_.decl.name;
+    }
+
+private:
+    View src_, dst_;
+    int k_, s_, p_;
+};
+
+// ------------------------------------------------------------------ head
+class Head : public Op {
+public:
+    Head(const Plan& p, const PlanOp& op, const WeightStore::Impl& w) : src_(view(p, op, "src")) {
+        DN_CHECK(src_.whole(), "plan line ", op.line, ": head reads a whole buffer");
+        classes_ = op.integer("classes");
+        DN_CHECK(classes_ > 0, "plan line ", op.line, ": classes must be positive");
+        int c = src_.len;
+        BnAffine a = bn_affine(w, op.str("bnrelu"), c);
+        scale_.resize(c);
+        shift_.resize(c);
+        std::copy(a.scale.begin(), a.scale.end(), scale_.data());
+        std::copy(a.shift.begin(), a.shift.end(), shift_.data());
+        std::string fc = op.str("fc");
+        const StoredTensor& wt = w.get(fc + ".weight", {classes_, c});
+        const StoredTensor& b = w.get(fc + ".bias", {classes_});
+        w_ = wt.data.data();
+        b_ = b.data.data();
+    }
+    int classes() const { return classes_; }
+    void prepare(Ctx& c, Needs&) override { pooled_.reserve(static_cast<size_t>(c.n * src_.len)); }
+    void run(Ctx& c) override {
+        int C = src_.len;
+        bn_relu_gap(c.buf[src_.b], c.n, src_.decl.pixels(), C, C, scale_.data(), shift_.data(), pooled_.data());
+        DN_CHECK(c.output != nullptr, "forward: this plan has a head; an output array is required");
+        dnnl_status_t st = dnnl_sgemm('N', 'T', c.n, classes_, C, 1.0f, pooled_.data(), C, w_, C, 0.0f, c.output,
+                                      classes_);
+        DN_CHECK(st == dnnl_success, "dnnl_sgemm failed with status ", static_cast<int>(st));
+        for (int64_t i = 0; i < c.n; i++)
+            for (int j = 0; j < classes_; j++) c.output[i * classes_ + j] += b_[j];
+    }
+    std::string describe() const override {
+        return "head bn-relu-gap-linear " + src_.decl.name + " -> " + std::to_string(classes_) + " logits";
+    }
+
+private:
+    View src_;
+    int classes_;
+    Buffer scale_, shift_, pooled_;
+    const float* w_;
+    const float* b_;
+};
+
+// ------------------------------------------------------------------ the backend
+class CpuBackend : public Backend {
+public:
+    CpuBackend(const Plan& plan, const WeightStore::Impl& w, int threads) : plan_(plan) {
+        threads_ = threads > 0 ? threads : omp_get_num_procs();
+        for (const PlanOp& op : plan.ops) {
+            if (op.type == "to_nhwc") {
+                ops_.push_back(std::make_unique<ToNhwc>(plan, op));
+            } else if (op.type == "conv") {
+                if (op.integer("k") == 1)
+                    ops_.push_back(std::make_unique<PointwiseConv>(plan, op, w));
+                else
+                    ops_.push_back(std::make_unique<DirectConv>(plan, op, w));
+            } else if (op.type == "maxpool") {
+                ops_.push_back(std::make_unique<MaxPool>(plan, op));
+            } else if (op.type == "head") {
+                DN_CHECK(classes_ == 0, "plan line ", op.line, ": a plan has at most one head");
+                auto h = std::make_unique<Head>(plan, op, w);
+                classes_ = h->classes();
+                ops_.push_back(std::move(h));
+            } else {
+                fail("plan line ", op.line, ": unknown op '", op.type, "'");
+            }
+        }
+    }
+
+    void forward(const float* input, int64_t n, float* output) override {
+        omp_set_num_threads(threads_);
+        if (n != ctx_.n) prepare(n);
+        ctx_.input = input;
+        ctx_.output = output;
+        for (size_t i = 0; i < ops_.size(); i++) {
+            if (poison_) {
+                for (size_t b = 0; b < plan_.buffers.size(); b++)
+                    if (mem_.first_use[b] == static_cast<int>(i))
+                        fill(ctx_.buf[b], mem_.size[b], std::numeric_limits<float>::quiet_NaN());
+            }
+            ops_[i]->run(ctx_);
+        }
+        ctx_.strm.wait();
+    }
+
+    int64_t output_size(int64_t n) const override { return n * classes_; }
+
+    int64_t buffer_size(const std::string& name) const override {
+        const PlanBuffer& b = plan_.buffer(name);
+        return ctx_.n * b.pixels() * b.c;
+    }
+
+    void read_buffer(const std::string& name, float* out) const override {
+        DN_CHECK(ctx_.n > 0, "read_buffer: no forward has run yet");
+        int b = plan_.buffer_index(name);
+        std::copy(ctx_.buf[b], ctx_.buf[b] + buffer_size(name), out);
+    }
+
+    void set_poison(bool on) override { poison_ = on; }
+
+    std::string describe() const override {
+        std::ostringstream os;
+        os << "cpu backend, " << threads_ << " threads, batch " << ctx_.n << ", arena "
+           << mem_.arena_floats * 4 << " bytes\n";
+        for (auto& op : ops_) os << "  " << op->describe() << "\n";
+        return os.str();
+    }
+
+private:
+    void prepare(int64_t n) {
+        ctx_.n = 0;
+        mem_ = plan_memory(plan_, n);
+        arena_.reserve(static_cast<size_t>(mem_.arena_floats));
+        ctx_.buf.resize(plan_.buffers.size());
+        for (size_t b = 0; b < plan_.buffers.size(); b++) ctx_.buf[b] = arena_.data() + mem_.offset[b];
+        ctx_.n = n;
+        Needs needs;
+        try {
+            for (auto& op : ops_) op->prepare(ctx_, needs);
+        } catch (...) {
+            ctx_.n = 0;
+            throw;
+        }
+        scratchpad_.reserve(needs.scratchpad_bytes / sizeof(float) + 16);
+        chunk_.reserve(needs.chunk_floats);
+        tmp_.reserve(needs.tmp_floats);
+        ctx_.scratchpad = scratchpad_.data();
+        ctx_.chunk = chunk_.data();
+        ctx_.tmp = tmp_.data();
+    }
+
+    Plan plan_;
+    int threads_;
+    int classes_ = 0;
+    bool poison_ = false;
+    std::vector<std::unique_ptr<Op>> ops_;
+    MemoryPlan mem_;
+    Buffer arena_, scratchpad_, chunk_, tmp_;
+    Ctx ctx_;
+};
+
+}  // namespace
+}  // namespace cpu
+
+std::unique_ptr<Backend> make_cpu_backend(const Plan& plan, const WeightStore::Impl& weights, int threads) {
+    return std::make_unique<cpu::CpuBackend>(plan, weights, threads);
+}
+
+}  // namespace dn4j

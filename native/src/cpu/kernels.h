@@ -1,0 +1,35 @@
+// The CPU backend's own loops (everything oneDNN does not do for us), NHWC fp32.
+// Each parallelises over rows with OpenMP unless called from inside a parallel region.
+#pragma once
+#include <cstdint>
+
+namespace dn4j::cpu {
+
+/** a[r*lda + c] = max(0, x[r*ldx + c] * scale[c] + shift[c]) for r < rows, c < C. */
+void bn_relu_rows(const float* x, int64_t ldx, int64_t rows, int C, const float* scale, const float* shift,
+                  float* a, int64_t lda);
+
+/** Transition prologue, BN-ReLU then 2x2/2 average pool, for output pixels
+ *  [p0, p0 + rows) of an (N, Ho, Wo) grid read from x (N, H, W, ldx):
+ *  a[r*C + c] = mean over the 2x2 window of max(0, x*scale + shift). */
+void bn_relu_avgpool2_rows(const float* x, int H, int W, int64_t ldx, int Ho, int Wo, int64_t p0, int64_t rows,
+                           int C, const float* scale, const float* shift, float* a);
+
+/** NCHW (n, C, H, W) to NHWC. */
+void nchw_to_nhwc(const float* src, int64_t n, int C, int H, int W, float* dst);
+
+/** Max pool k x k, stride s, padding p (padding never wins, as PyTorch) from dense NHWC
+ *  src (n, H, W, C) into dst (n, Ho, Wo) with row stride ldd. */
+void maxpool(const float* src, int64_t n, int H, int W, int C, int k, int s, int p, float* dst, int64_t ldd,
+             int Ho, int Wo);
+
+/** dst[r*ldd + c] = src[r*lds + c]. */
+void copy_rows(const float* src, int64_t lds, int64_t rows, int C, float* dst, int64_t ldd);
+
+/** Head prologue: out[i, c] = mean over HW of max(0, x[i, hw, c] * scale[c] + shift[c]). */
+void bn_relu_gap(const float* x, int64_t n, int64_t HW, int C, int64_t ldx, const float* scale, const float* shift,
+                 float* out);
+
+void fill(float* p, int64_t count, float v);
+
+}  // namespace dn4j::cpu

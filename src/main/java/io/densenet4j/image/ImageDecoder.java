@@ -1,0 +1,249 @@
+package io.densenet4j.image;
+
+import java.awt.color.ColorSpace;
+import java.awt.image.BufferedImage;
+import java.awt.image.ColorModel;
+import java.awt.image.IndexColorModel;
+import java.awt.image.Raster;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Objects;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+
+/**
+ * Decodes PNG and JPEG files (through {@code javax.imageio}) into planar float {@link Image}s,
+ * layout (C, H, W), values 0..255, converted the way PIL's {@code Image.open(f).convert(mode)}
+ * does.
+ *
+ * <p>What is handled, and how:
+ * <ul>
+ *   <li>PNG gray, gray+alpha, RGB, RGBA, palette (with or without transparency), 1/2/4/8/16 bits;
+ *       JPEG gray and RGB (YCbCr). Other formats {@code javax.imageio} reads (BMP, GIF, ...) go
+ *       the same way but are not tested.</li>
+ *   <li>Raw sample values are used: no gamma, ICC profile or colour-space conversion
+ *       (PIL applies none either).</li>
+ *   <li>16-bit samples become {@code v / 257.0} as float (65535 to 255.0, 32896 to 128.0): scaled,
+ *       not clipped and not rounded. Samples of fewer than 8 bits are stretched to 0..255
+ *       (a 4-bit 15 becomes 255).</li>
+ *   <li>{@link ColorMode#RGB}: gray replicated, alpha dropped (not composited), palette looked up.
+ *       {@link ColorMode#GRAY}: luma {@code R*299/1000 + G*587/1000 + B*114/1000}, with Pillow's
+ *       fixed-point rounding ({@code (R*19595 + G*38470 + B*7471 + 0x8000) >> 16}) for 8-bit
+ *       sources, in float for 16-bit ones; alpha dropped.</li>
+ *   <li>EXIF orientation is ignored, as {@code PIL.Image.open} and torchvision ignore it.</li>
+ * </ul>
+ *
+ * <p>Errors: a missing, unreadable, empty, non-image, truncated or corrupt file, and CMYK/YCCK
+ * JPEGs, raise {@link IllegalArgumentException} with a one-line message naming the file.
+ */
+public final class ImageDecoder {
+    private ImageDecoder() {
+    }
+
+    /**
+     * Reads an image file as RGB, PIL {@code Image.open(file).convert("RGB")}.
+     *
+     * @param file a PNG or JPEG file
+     * @return the image, 3 channels, (C, H, W) float32, values 0..255
+     * @throws IllegalArgumentException if the file cannot be read or decoded
+     */
+    public static Image read(Path file) {
+        return read(file, ColorMode.RGB);
+    }
+
+    /**
+     * Reads an image file and converts it to {@code mode}.
+     *
+     * @param file a PNG or JPEG file
+     * @param mode {@link ColorMode#RGB} (3 channels) or {@link ColorMode#GRAY} (1 channel)
+     * @return the image, (C, H, W) float32, values 0..255
+     * @throws IllegalArgumentException if the file cannot be read or decoded, naming the file
+     */
+    public static Image read(Path file, ColorMode mode) {
+        Objects.requireNonNull(file, "file");
+        Objects.requireNonNull(mode, "mode");
+        BufferedImage bi = readBuffered(file);
+        try {
+            return convert(bi, mode);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("cannot decode image file " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Converts an already decoded {@link BufferedImage} from its raw raster samples (not
+     * {@code getRGB}, which would apply colour-space conversion).
+     *
+     * @param image a decoded image with 1 or 3 colour components (plus optional alpha),
+     *              or an indexed (palette) image
+     * @param mode  the channel layout wanted
+     * @return the image, (C, H, W) float32, values 0..255
+     * @throws IllegalArgumentException for CMYK or other colour spaces with neither 1 nor 3 components
+     */
+    public static Image convert(BufferedImage image, ColorMode mode) {
+        Objects.requireNonNull(image, "image");
+        Objects.requireNonNull(mode, "mode");
+        int w = image.getWidth();
+        int h = image.getHeight();
+        int n = w * h;
+        ColorModel cm = image.getColorModel();
+        Raster raster = image.getRaster();
+        float[][] planes;
+        boolean eightBit;
+        if (cm instanceof IndexColorModel icm) {
+            int[] idx = raster.getSamples(0, 0, w, h, 0, (int[]) null);
+            planes = new float[3][n];
+            for (int i = 0; i < n; i++) {
+                int p = idx[i];
+                planes[0][i] = icm.getRed(p);
+                planes[1][i] = icm.getGreen(p);
+                planes[2][i] = icm.getBlue(p);
+            }
+            eightBit = true;
+        } else {
+            ColorSpace cs = cm.getColorSpace();
+            int colors = cm.getNumColorComponents();
+            if (cs.getType() == ColorSpace.TYPE_CMYK || (colors != 1 && colors != 3)) {
+                throw new IllegalArgumentException("unsupported colour space with " + colors
+                        + " colour components (CMYK/YCCK are not supported; convert to RGB first)");
+            }
+            planes = new float[colors][];
+            eightBit = true;
+            for (int b = 0; b < colors; b++) {
+                int bits = raster.getSampleModel().getSampleSize(b);
+                planes[b] = raster.getSamples(0, 0, w, h, b, (float[]) null);
+                scaleToByteRange(planes[b], bits);
+                eightBit &= bits <= 8;
+            }
+        }
+        return toMode(planes, h, w, mode, eightBit);
+    }
+
+    private static void scaleToByteRange(float[] v, int bits) {
+        if (bits == 8) {
+            return;
+        }
+        if (bits == 16) {
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) (v[i] / 257.0);
+            }
+        } else if (bits < 8) {
+            double max = (1 << bits) - 1;
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) Math.rint(v[i] * 255.0 / max);
+            }
+        } else {
+            double div = ((1L << bits) - 1) / 255.0;
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) (v[i] / div);
+            }
+        }
+    }
+
+    private static Image toMode(float[][] planes, int h, int w, ColorMode mode, boolean eightBit) {
+        int n = h * w;
+        float[] out = new float[mode.channels() * n];
+        if (mode == ColorMode.RGB) {
+            for (int c = 0; c < 3; c++) {
+                System.arraycopy(planes[planes.length == 1 ? 0 : c], 0, out, c * n, n);
+            }
+        } else if (planes.length == 1) {
+            System.arraycopy(planes[0], 0, out, 0, n);
+        } else {
+            float[] r = planes[0];
+            float[] g = planes[1];
+            float[] b = planes[2];
+            for (int i = 0; i < n; i++) {
+                out[i] = eightBit ? lumaPillow((int) r[i], (int) g[i], (int) b[i]) : lumaFloat(r[i], g[i], b[i]);
+            }
+        }
+        return new Image(mode.channels(), h, w, out);
+    }
+
+    /** Pillow's fixed-point ITU-R 601-2 luma for 8-bit RGB ({@code L24 >> 16} in Convert.c). */
+    static int lumaPillow(int r, int g, int b) {
+        return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
+    }
+
+    static float lumaFloat(float r, float g, float b) {
+        return (float) (r * 299.0 / 1000.0 + g * 587.0 / 1000.0 + b * 114.0 / 1000.0);
+    }
+
+    private static BufferedImage readBuffered(Path file) {
+        if (!Files.exists(file)) {
+            throw new IllegalArgumentException("cannot read image file " + file + ": no such file");
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("cannot read image file " + file + ": not a regular file");
+        }
+        try {
+            if (Files.size(file) == 0) {
+                throw new IllegalArgumentException("cannot read image file " + file + ": the file is empty");
+            }
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read image file " + file + ": " + oneLine(e), e);
+        }
+        String format = "image";
+        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+            if (in == null) {
+                throw new IllegalArgumentException("cannot read image file " + file + ": cannot open it");
+            }
+            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) {
+                throw new IllegalArgumentException("cannot read image file " + file
+                        + ": not a PNG or JPEG image (unrecognised content)");
+            }
+            ImageReader reader = readers.next();
+            format = reader.getFormatName().toUpperCase(java.util.Locale.ROOT);
+            List<String> warnings = new ArrayList<>();
+            reader.addIIOReadWarningListener((source, warning) -> warnings.add(warning));
+            try {
+                reader.setInput(in, true, true);
+                BufferedImage bi = reader.read(0);
+                if (!warnings.isEmpty()) {
+                    throw new IllegalArgumentException("cannot decode " + format + " file " + file
+                            + ": truncated or corrupt (" + oneLine(warnings.get(0)) + ")");
+                }
+                return bi;
+            } finally {
+                reader.dispose();
+            }
+        } catch (IllegalArgumentException e) {
+            if (e.getMessage() != null && e.getMessage().contains(file.toString())) {
+                throw e;
+            }
+            throw new IllegalArgumentException("cannot decode " + format + " file " + file + ": " + oneLine(e), e);
+        } catch (IOException | RuntimeException e) {
+            String msg = oneLine(e);
+            if (msg.contains("Unsupported Image Type")) {
+                msg = "unsupported JPEG colour space (CMYK/YCCK JPEGs are not supported; convert to RGB first)";
+            } else {
+                msg = "truncated or corrupt (" + msg + ")";
+            }
+            throw new IllegalArgumentException("cannot decode " + format + " file " + file + ": " + msg, e);
+        }
+    }
+
+    private static String oneLine(Throwable e) {
+        StringBuilder sb = new StringBuilder();
+        for (Throwable t = e; t != null && sb.length() < 300; t = t.getCause()) {
+            if (sb.length() > 0) {
+                sb.append(": ");
+            }
+            sb.append(t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName());
+            if (t.getCause() == t) {
+                break;
+            }
+        }
+        return oneLine(sb.toString());
+    }
+
+    private static String oneLine(String s) {
+        return s.replaceAll("\\s+", " ").trim();
+    }
+}

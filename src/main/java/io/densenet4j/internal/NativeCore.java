@@ -1,0 +1,95 @@
+package io.densenet4j.internal;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Const;
+import org.bytedeco.javacpp.annotation.Name;
+import org.bytedeco.javacpp.annotation.Namespace;
+import org.bytedeco.javacpp.annotation.Platform;
+import org.bytedeco.javacpp.annotation.Properties;
+import org.bytedeco.javacpp.annotation.StdString;
+
+/**
+ * JavaCPP bindings of the C++ core ({@code native/include/densenet4j/core.h}): coarse calls
+ * only, one per batch. The oneDNN preset is loaded first, so {@code libdnnl} (and its OpenMP
+ * runtime) come from the org.bytedeco:dnnl platform jar. C++ exceptions arrive as {@link RuntimeException}s with the native message;
+ * {@link NativeLibrary} wraps these calls and rethrows them as DenseNetException.
+ */
+@Properties(value = @Platform(value = "linux-x86_64", include = "densenet4j/core.h", link = "densenet4j_core@.1"))
+@Namespace("dn4j")
+public class NativeCore {
+    static {
+        loadOneDnn();
+        Loader.load();
+    }
+
+    /**
+     * Loads libgomp and libdnnl from the org.bytedeco:dnnl platform jar by file, without its
+     * JNI preset (which would also want OpenCL's); the core links them by soname.
+     */
+    private static void loadOneDnn() {
+        for (String lib : new String[] {"libgomp.so.1", "libdnnl.so.3"}) {
+            String res = "/org/bytedeco/dnnl/" + Loader.getPlatform() + "/" + lib;
+            try {
+                java.io.File f = Loader.cacheResource(NativeCore.class, res);
+                if (f == null) throw new UnsatisfiedLinkError("resource " + res + " not found (is org.bytedeco:dnnl:" + Loader.getPlatform() + " on the classpath?)");
+                System.load(f.getAbsolutePath());
+            } catch (java.io.IOException e) {
+                throw new UnsatisfiedLinkError("cannot extract " + res + ": " + e);
+            }
+        }
+    }
+
+    public static native @Cast("int64_t") long native_bytes_in_use();
+    public static native @Cast("int64_t") long native_bytes_peak();
+    public static native void native_bytes_reset_peak();
+    public static native @StdString String version_string();
+    public static native @StdString String available_devices();
+
+    /** Named float32 tensors in PyTorch layout. */
+    @Name("WeightStore")
+    public static class WeightStore extends Pointer {
+        static {
+            Loader.load();
+        }
+
+        public WeightStore() {
+            allocate();
+        }
+
+        private native void allocate();
+
+        public native void put(@StdString String name, @Const float[] data, @Cast("const int64_t*") long[] shape, int rank);
+
+        public native @Cast("int64_t") long bytes();
+
+        public native @Cast("int64_t") long count();
+    }
+
+    /** Runs one plan on one device. */
+    @Name("Engine")
+    public static class Engine extends Pointer {
+        static {
+            Loader.load();
+        }
+
+        public Engine(String plan, WeightStore weights, String device, int threads) {
+            allocate(plan, weights, device, threads);
+        }
+
+        private native void allocate(@StdString String plan, WeightStore weights, @StdString String device, int threads);
+
+        public native void forward(@Const float[] input, @Cast("int64_t") long n, float[] output);
+
+        public native @Cast("int64_t") long output_size(@Cast("int64_t") long n);
+
+        public native @Cast("int64_t") long buffer_size(@StdString String name);
+
+        public native void read_buffer(@StdString String name, float[] out);
+
+        public native void set_poison(boolean on);
+
+        public native @StdString String describe();
+    }
+}

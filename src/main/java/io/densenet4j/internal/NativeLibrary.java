@@ -1,0 +1,68 @@
+package io.densenet4j.internal;
+
+import io.densenet4j.DenseNetException;
+import org.bytedeco.javacpp.Loader;
+
+import java.util.function.Supplier;
+
+/**
+ * Loads the native core once and turns native failures into {@link DenseNetException}s.
+ * Native jars exist for {@code linux-x86_64} only; elsewhere loading fails with a message
+ * naming the platform.
+ */
+public final class NativeLibrary {
+    /** Platforms for which densenet4j ships native jars. */
+    public static final String SUPPORTED = "linux-x86_64";
+    private static volatile boolean loaded;
+
+    private NativeLibrary() {}
+
+    /** Loads the native libraries (idempotent); throws DenseNetException naming the platform on failure. */
+    public static void ensureLoaded() {
+        if (loaded) return;
+        synchronized (NativeLibrary.class) {
+            if (loaded) return;
+            String platform = Loader.getPlatform();
+            if (!SUPPORTED.equals(platform)) {
+                throw new DenseNetException("densenet4j has native libraries for " + SUPPORTED + " only; this platform is " + platform);
+            }
+            try {
+                Loader.load(NativeCore.class);
+            } catch (Throwable e) {
+                throw new DenseNetException("cannot load the densenet4j native library for " + platform
+                        + " (is the densenet4j " + platform + " jar on the classpath?): " + e, e);
+            }
+            loaded = true;
+        }
+    }
+
+    /** Runs a native call; a C++ exception becomes a DenseNetException with its message. */
+    public static <T> T call(Supplier<T> f) {
+        ensureLoaded();
+        try {
+            return f.get();
+        } catch (DenseNetException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new DenseNetException(e.getMessage() == null ? e.toString() : e.getMessage(), e);
+        }
+    }
+
+    /** {@link #call(Supplier)} for calls without a result. */
+    public static void run(Runnable f) {
+        call(() -> {
+            f.run();
+            return null;
+        });
+    }
+
+    /** Native bytes held now (weights, activations, scratch; not the JVM heap). */
+    public static long nativeBytesInUse() { return call(NativeCore::native_bytes_in_use); }
+
+    /** High-water mark of native bytes since start or {@link #resetPeak()}. */
+    public static long nativeBytesPeak() { return call(NativeCore::native_bytes_peak); }
+
+    public static void resetPeak() { run(NativeCore::native_bytes_reset_peak); }
+
+    public static String version() { return call(NativeCore::version_string); }
+}
