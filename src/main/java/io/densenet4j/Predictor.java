@@ -159,6 +159,12 @@ public final class Predictor implements AutoCloseable {
         return e;
     }
 
+    /** The native weights (for tests that run partial plans). */
+    synchronized NativeCore.WeightStore weightStore() {
+        if (store == null) throw new IllegalStateException("predictor is closed");
+        return store;
+    }
+
     @Override
     public synchronized void close() {
         for (NativeCore.Engine e : engines.values()) e.close();

@@ -46,7 +46,12 @@ final class PickledTensors {
         if (o instanceof java.util.Map<?, ?>) return "a dict";
         if (o instanceof java.util.List<?>) return "a list";
         if (o instanceof TensorRef) return "a tensor";
+        if (o instanceof StorageRef) return "a storage";
         if (o instanceof Number n) return "the number " + n;
-        return "a " + o.getClass().getSimpleName();
+        if (o instanceof Boolean b) return b ? "True" : "False";
+        if (o instanceof byte[] b) return "bytes of length " + b.length;
+        if (o instanceof net.razorvine.pickle.IObjectConstructor) return "a class or function";
+        if (o instanceof java.util.Set<?>) return "a set";
+        return "an object of type " + o.getClass().getName();
     }
 }

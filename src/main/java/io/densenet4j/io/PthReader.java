@@ -79,7 +79,8 @@ public final class PthReader {
         } catch (ZipException e) {
             throw new WeightsException(file, "truncated or corrupt zip archive (" + e.getMessage() + ")", e);
         } catch (EOFException e) {
-            throw new WeightsException(file, "truncated: the data ends early (" + e.getMessage() + ")", e);
+            throw new WeightsException(file, "truncated: the data ends early"
+                    + (e.getMessage() != null ? " (" + e.getMessage() + ")" : ""), e);
         } catch (IOException e) {
             String m = String.valueOf(e.getMessage());
             if (m.contains("premature end") || m.contains("expected more bytes")) {
@@ -87,15 +88,20 @@ public final class PthReader {
             }
             throw new WeightsException(file, "cannot read: " + e, e);
         } catch (PickleException e) {
-            throw new WeightsException(file, "corrupt pickle (" + e.getMessage() + ")", e);
+            throw new WeightsException(file, "corrupt pickle (" + String.valueOf(e.getMessage()).strip() + ")", e);
+        } catch (OutOfMemoryError e) {
+            throw new WeightsException(file, "a tensor does not fit in the Java heap (raise -Xmx), or the file is corrupt");
         } catch (RuntimeException e) {
-            throw new WeightsException(file, "corrupt or unsupported .pth file (" + e + ")", e);
+            // e.g. a ClassCastException inside Pyrolite when an opcode finds the wrong value on its stack
+            throw new WeightsException(file, "corrupt .pth file: malformed pickle or tensor data ("
+                    + e.getClass().getSimpleName() + ")", e);
         }
     }
 
     // ------------------------------------------------------------------ zip layout
 
     private static StateDict readZip(Path file) throws IOException {
+        long fileSize = java.nio.file.Files.size(file);
         try (ZipFile zip = new ZipFile(file.toFile())) {
             String pkl = null;
             for (Enumeration<? extends ZipEntry> en = zip.entries(); en.hasMoreElements(); ) {
@@ -119,7 +125,10 @@ public final class PthReader {
             TorchUnpickler u = new TorchUnpickler(ref -> {
                 ZipEntry e = zip.getEntry(prefix + "data/" + ref.key());
                 if (e == null) throw new FormatError("storage '" + ref.key() + "' is missing from the archive (truncated?)");
-                long need = ref.rootNumel() * ref.type().size;
+                long need = Math.multiplyExact(ref.rootNumel(), (long) ref.type().size);
+                if (e.getMethod() == ZipEntry.STORED && e.getSize() > fileSize) {
+                    throw new FormatError("entry " + e.getName() + " claims " + e.getSize() + " bytes, more than the whole file");
+                }
                 if (e.getSize() >= 0 && e.getSize() < need) {
                     throw new FormatError("storage '" + ref.key() + "' holds " + e.getSize() + " bytes, needs " + need);
                 }
@@ -163,12 +172,15 @@ public final class PthReader {
     private static void readAt(ZipFile zip, ZipEntry e, long offset, ByteBuffer dst) throws IOException {
         try (InputStream in = zip.getInputStream(e)) {
             in.skipNBytes(offset);
-            int want = dst.remaining();
-            int got = in.readNBytes(dst.array(), dst.arrayOffset() + dst.position(), want);
-            if (got != want) {
-                throw new FormatError("truncated: entry " + e.getName() + " ends " + (want - got) + " bytes early");
+            byte[] piece = new byte[Math.min(dst.remaining(), 1 << 16)];
+            while (dst.hasRemaining()) {
+                int want = Math.min(dst.remaining(), piece.length);
+                int got = in.readNBytes(piece, 0, want);
+                if (got != want) {
+                    throw new FormatError("truncated: entry " + e.getName() + " ends " + (dst.remaining() - got) + " bytes early");
+                }
+                dst.put(piece, 0, got);
             }
-            dst.position(dst.position() + got);
         }
     }
 

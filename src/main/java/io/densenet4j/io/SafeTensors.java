@@ -68,8 +68,10 @@ public final class SafeTensors {
             throw new WeightsException(file, "no such file");
         } catch (IOException e) {
             throw new WeightsException(file, "cannot read safetensors file: " + e, e);
+        } catch (OutOfMemoryError e) {
+            throw new WeightsException(file, "a tensor does not fit in the Java heap (raise -Xmx)");
         } catch (RuntimeException e) {
-            throw new WeightsException(file, "corrupt safetensors file (" + e + ")", e);
+            throw new WeightsException(file, "corrupt safetensors file (" + e.getClass().getSimpleName() + ")", e);
         }
     }
 

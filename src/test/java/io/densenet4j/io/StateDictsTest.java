@@ -110,11 +110,9 @@ class StateDictsTest {
                 "features.norm0.running_mean", "features.norm0.running_var", "features.norm0.num_batches_tracked",
                 "features.denseblock1.denselayer1.norm1.weight", "features.denseblock1.denselayer1.norm1.bias",
                 "features.denseblock1.denselayer1.norm1.running_mean", "features.denseblock1.denselayer1.norm1.running_var",
-                "features.denseblock1.denselayer1.norm1.num_batches_tracked",
                 "features.denseblock1.denselayer1.conv1.weight",
                 "features.denseblock1.denselayer1.norm2.weight", "features.denseblock1.denselayer1.norm2.bias",
                 "features.denseblock1.denselayer1.norm2.running_mean", "features.denseblock1.denselayer1.norm2.running_var",
-                "features.denseblock1.denselayer1.norm2.num_batches_tracked",
                 "features.denseblock1.denselayer1.conv2.weight", "classifier.weight", "classifier.bias"),
                 new ArrayList<>(sd.keys()));
         for (String k : sd.keys()) {

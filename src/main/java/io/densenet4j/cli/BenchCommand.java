@@ -1,0 +1,107 @@
+package io.densenet4j.cli;
+
+import io.densenet4j.DenseNet;
+import io.densenet4j.DenseNetConfig;
+import io.densenet4j.Initializers;
+import io.densenet4j.Predictor;
+import io.densenet4j.internal.NativeLibrary;
+import io.densenet4j.io.StateDict;
+import io.densenet4j.io.StateDicts;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/** {@code bench}: inference throughput and peak native memory. */
+@Command(name = "bench", description = "Measure inference throughput (images/s) and peak native memory on random or given weights.")
+final class BenchCommand implements Runnable {
+    @Mixin ArchOptions arch;
+    @Mixin RunOptions run;
+
+    @Option(names = "--weights", description = "weights to use (default: fresh torchvision-style init)")
+    Path weights;
+
+    @Option(names = "--batch", description = "batch size (default 8)")
+    int batch = 8;
+
+    @Option(names = "--image", description = "input side in pixels (default 224 for ImageNet stems, 32 for CIFAR stems)")
+    Integer image;
+
+    @Option(names = "--seconds", description = "measuring time after warm-up (default 10)")
+    double seconds = 10;
+
+    @Option(names = "--warmup", description = "warm-up batches (default 2)")
+    int warmup = 2;
+
+    @Option(names = "--json", description = "print one JSON object instead of key=value")
+    boolean json;
+
+    @Override
+    public void run() {
+        if (batch <= 0) throw new IllegalArgumentException("--batch must be positive, got " + batch);
+        if (!(seconds > 0)) throw new IllegalArgumentException("--seconds must be positive");
+        DenseNetConfig cfg = arch.resolve();
+        if (cfg == null && weights == null) throw new IllegalArgumentException("give --arch NAME, --config FILE or --weights FILE");
+        StateDict sd;
+        if (weights != null) {
+            sd = StateDicts.load(weights);
+            if (cfg == null) cfg = io.densenet4j.ArchitectureInference.infer(sd);
+        } else {
+            sd = Initializers.torchvision(new DenseNet(cfg), 1);
+        }
+        int side = image != null ? image : InfoCommand.defaultImageSize(cfg);
+        new DenseNet(cfg).checkInputSize(side, side);
+        float[] x = new float[Math.multiplyExact(batch * cfg.inChannels(), side * side)];
+        SplittableRandom rng = new SplittableRandom(7);
+        for (int i = 0; i < x.length; i++) x[i] = (float) (rng.nextDouble() * 2 - 1);
+        try (Predictor p = Predictor.create(cfg, sd, run.options())) {
+            sd = null;
+            for (int i = 0; i < Math.max(1, warmup); i++) p.forward(x, batch, side, side);
+            long t0 = System.nanoTime();
+            long deadline = t0 + (long) (seconds * 1e9);
+            int batches = 0;
+            do {
+                p.forward(x, batch, side, side);
+                batches++;
+            } while (System.nanoTime() < deadline);
+            double elapsed = (System.nanoTime() - t0) / 1e9;
+            double ips = batches * batch / elapsed;
+            long peak = NativeLibrary.nativeBytesPeak();
+            long rss = peakRss();
+            String threads = Integer.toString(run.threads > 0 ? run.threads : Runtime.getRuntime().availableProcessors());
+            if (json) {
+                System.out.println(String.format(Locale.ROOT,
+                        "{\"arch\":\"%s\",\"batch\":%d,\"image\":%d,\"threads\":%s,\"device\":\"%s\",\"batches\":%d,\"seconds\":%.3f,"
+                                + "\"img_per_s\":%.2f,\"ms_per_batch\":%.3f,\"peak_native_bytes\":%d,\"peak_rss_bytes\":%d}",
+                        name(), batch, side, threads, p.device(), batches, elapsed, ips, 1000 * elapsed / batches, peak, rss));
+            } else {
+                System.out.println(String.format(Locale.ROOT,
+                        "arch=%s batch=%d image=%d threads=%s device=%s batches=%d img_per_s=%.2f ms_per_batch=%.3f peak_native_bytes=%d peak_rss_bytes=%d",
+                        name(), batch, side, threads, p.device(), batches, ips, 1000 * elapsed / batches, peak, rss));
+            }
+        }
+    }
+
+    private String name() {
+        if (arch.config != null) return arch.config.getFileName().toString();
+        if (arch.arch != null) return arch.arch + (arch.depth != null ? "-L" + arch.depth : "");
+        return weights.getFileName().toString();
+    }
+
+    /** The process's peak resident set (VmHWM), bytes; -1 where /proc is absent. */
+    static long peakRss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,66 @@
+package io.densenet4j.cli;
+
+import io.densenet4j.DenseNetException;
+import io.densenet4j.io.WeightsException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+
+/**
+ * {@code densenet4j}: the command line. Exit 0 on success; exit 2 with one line on stderr for
+ * bad input (arguments, files, weights, sizes); exit 1 for an internal error.
+ */
+@Command(name = "densenet4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "DenseNet inference on a fused native core (Huang et al., CVPR 2017).",
+        subcommands = {InfoCommand.class, ForwardCommand.class, PredictCommand.class, BenchCommand.class, PlanCommand.class})
+public final class Main implements Runnable {
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns its exit code (for tests). */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setParameterExceptionHandler((ex, a) -> {
+            PrintWriter err = ex.getCommandLine().getErr();
+            err.println("densenet4j: " + ex.getMessage());
+            return 2;
+        });
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            PrintWriter err = cmd.getErr();
+            if (isBadInput(ex)) {
+                err.println("densenet4j: error: " + oneLine(ex.getMessage()));
+                return 2;
+            }
+            err.println("densenet4j: internal error: " + ex);
+            ex.printStackTrace(err);
+            return 1;
+        });
+        return cl.execute(args);
+    }
+
+    static boolean isBadInput(Throwable ex) {
+        return ex instanceof IllegalArgumentException || ex instanceof WeightsException || ex instanceof DenseNetException
+                || ex instanceof UncheckedIOException;
+    }
+
+    static String oneLine(String s) {
+        if (s == null) return "(no message)";
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"densenet4j 0.1.0"};
+        }
+    }
+}

@@ -1,0 +1,108 @@
+package io.densenet4j.cli;
+
+import io.densenet4j.Predictor;
+import io.densenet4j.image.ColorMode;
+import io.densenet4j.image.Image;
+import io.densenet4j.image.ImageDecoder;
+import io.densenet4j.image.ImageNetClasses;
+import io.densenet4j.image.ImageTransform;
+import io.densenet4j.image.Labels;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/** {@code predict}: top-K classes for images (JPEG, PNG) through torchvision's eval transform. */
+@Command(name = "predict", description = "Classify images: torchvision's eval transform (resize 256, centre crop 224, ImageNet mean/std), top-K softmax.")
+final class PredictCommand implements Runnable {
+    @Mixin ArchOptions arch;
+    @Mixin RunOptions run;
+
+    @Option(names = "--weights", required = true, description = "weights (.pth or .safetensors)")
+    Path weights;
+
+    @Option(names = "--labels", description = "class names, one per line (default: ImageNet's for 1000-class models, else indices)")
+    Path labels;
+
+    @Option(names = "--top", description = "classes to print per image (default 5)")
+    int top = 5;
+
+    @Option(names = "--resize", description = "shorter side before the crop (default 256; 0: no resize)")
+    int resize = 256;
+
+    @Option(names = "--crop", description = "centre crop side (default 224)")
+    int crop = 224;
+
+    @Option(names = "--mean", split = ",", description = "per-channel mean (default ImageNet's)")
+    float[] mean;
+
+    @Option(names = "--std", split = ",", description = "per-channel std (default ImageNet's)")
+    float[] std;
+
+    @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "JPEG or PNG files")
+    List<Path> images;
+
+    @Override
+    public void run() {
+        if (top <= 0) throw new IllegalArgumentException("--top must be positive, got " + top);
+        try (Predictor p = Predictor.load(weights, arch.resolve(), run.options())) {
+            int channels = p.network().config().inChannels();
+            if (channels != 1 && channels != 3) throw new IllegalArgumentException("predict reads gray or RGB images; this network takes " + channels + " channels");
+            ColorMode mode = channels == 1 ? ColorMode.GRAY : ColorMode.RGB;
+            float[] m = mean != null ? mean : channels == 3 ? ImageTransform.IMAGENET_MEAN : new float[] {0.5f};
+            float[] s = std != null ? std : channels == 3 ? ImageTransform.IMAGENET_STD : new float[] {0.5f};
+            ImageTransform tf = ImageTransform.builder().resize(resize).crop(crop).normalize(m, s).build();
+            List<String> names = classNames(p.numClasses());
+            List<float[]> batch = new ArrayList<>();
+            for (Path img : images) {
+                Image im = ImageDecoder.read(img, mode);
+                batch.add(tf.apply(im));
+            }
+            float[] logits = p.forward(ImageTransform.stack(batch), images.size(), crop, crop);
+            int k = Math.min(top, p.numClasses());
+            for (int i = 0; i < images.size(); i++) {
+                float[] prob = softmax(logits, i * p.numClasses(), p.numClasses());
+                System.out.println(images.get(i) + ":");
+                for (int idx : topK(prob, k)) {
+                    System.out.println(String.format(Locale.ROOT, "  %6.2f%%  %s (%d)", prob[idx] * 100, names.get(idx), idx));
+                }
+            }
+        }
+    }
+
+    private List<String> classNames(int classes) {
+        if (labels != null) {
+            List<String> l = Labels.read(labels);
+            if (l.size() != classes) throw new IllegalArgumentException("--labels " + labels + " has " + l.size() + " names, the model has " + classes + " classes");
+            return l;
+        }
+        if (classes == 1000) return ImageNetClasses.names();
+        List<String> l = new ArrayList<>();
+        for (int i = 0; i < classes; i++) l.add("class " + i);
+        return l;
+    }
+
+    static float[] softmax(float[] logits, int off, int n) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, logits[off + i]);
+        double sum = 0;
+        float[] p = new float[n];
+        for (int i = 0; i < n; i++) sum += Math.exp(logits[off + i] - max);
+        for (int i = 0; i < n; i++) p[i] = (float) (Math.exp(logits[off + i] - max) / sum);
+        return p;
+    }
+
+    static int[] topK(float[] v, int k) {
+        Integer[] idx = new Integer[v.length];
+        for (int i = 0; i < v.length; i++) idx[i] = i;
+        java.util.Arrays.sort(idx, (a, b) -> Float.compare(v[b], v[a]));
+        int[] out = new int[k];
+        for (int i = 0; i < k; i++) out[i] = idx[i];
+        return out;
+    }
+}
