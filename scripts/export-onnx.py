@@ -69,6 +69,9 @@ def main(argv=None):
                 dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
                 do_constant_folding=True,
             )
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600
         os.replace(tmp, args.out)
     except BaseException:
         if os.path.exists(tmp):
