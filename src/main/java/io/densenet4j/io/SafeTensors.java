@@ -20,7 +20,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.SecureRandom;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -100,8 +99,7 @@ public final class SafeTensors {
 
         Map<String, String> metadata = new LinkedHashMap<>();
         StateDict tensors = new StateDict();
-        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : root.properties()) {
             String name = e.getKey();
             if (name.equals(METADATA)) {
                 readMetadata(e.getValue(), metadata);
@@ -115,8 +113,7 @@ public final class SafeTensors {
     private static void readMetadata(JsonNode node, Map<String, String> out) {
         if (node.isNull()) return;
         if (!node.isObject()) throw new FormatError("__metadata__ is not a JSON object");
-        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> m = it.next();
+        for (Map.Entry<String, JsonNode> m : node.properties()) {
             if (!m.getValue().isTextual()) {
                 throw new FormatError("__metadata__ value of '" + m.getKey() + "' is not a string");
             }
