@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -101,23 +102,24 @@ public final class PthReader {
     // ------------------------------------------------------------------ zip layout
 
     private static StateDict readZip(Path file) throws IOException {
-        long fileSize = java.nio.file.Files.size(file);
+        long fileSize = Files.size(file);
         try (ZipFile zip = new ZipFile(file.toFile())) {
             String pkl = null;
+            boolean constants = false;
             for (Enumeration<? extends ZipEntry> en = zip.entries(); en.hasMoreElements(); ) {
                 String name = en.nextElement().getName();
-                if (name.equals("constants.pkl") || name.endsWith("/constants.pkl")
-                        || name.startsWith("code/") || name.contains("/code/")) {
-                    throw new FormatError("is a TorchScript archive (torch.jit.save), not a state_dict: save the "
-                            + "weights with torch.save(model.state_dict(), path) instead");
-                }
+                constants |= name.equals("constants.pkl") || name.endsWith("/constants.pkl");
                 if ((name.equals("data.pkl") || name.endsWith("/data.pkl"))
                         && (pkl == null || depth(name) < depth(pkl))) {
                     pkl = name;
                 }
             }
+            String prefix = pkl == null ? "" : pkl.substring(0, pkl.length() - "data.pkl".length());
+            if ((pkl == null && constants) || (pkl != null && isTorchScript(zip, prefix))) {
+                throw new FormatError("is a TorchScript archive (torch.jit.save), not a state_dict: save the "
+                        + "weights with torch.save(model.state_dict(), path) instead");
+            }
             if (pkl == null) throw new FormatError("zip archive without a data.pkl entry: not a torch.save file");
-            String prefix = pkl.substring(0, pkl.length() - "data.pkl".length());
             ByteOrder order = byteOrder(zip, prefix);
             byte[] pickle = readEntry(zip, zip.getEntry(pkl), MAX_PICKLE);
 
@@ -143,6 +145,15 @@ public final class PthReader {
                 return TensorDecoder.decode(s.type(), order, src, s.numel(), t.offset(), t.size(), t.stride());
             });
         }
+    }
+
+    /** torch.jit.save writes {@code constants.pkl} and a {@code code/} folder beside {@code data.pkl}. */
+    private static boolean isTorchScript(ZipFile zip, String prefix) {
+        if (zip.getEntry(prefix + "constants.pkl") != null) return true;
+        for (Enumeration<? extends ZipEntry> en = zip.entries(); en.hasMoreElements(); ) {
+            if (en.nextElement().getName().startsWith(prefix + "code/")) return true;
+        }
+        return false;
     }
 
     private static int depth(String name) {

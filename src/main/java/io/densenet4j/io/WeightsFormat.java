@@ -52,11 +52,13 @@ public enum WeightsFormat {
         if (n >= 4 && head[0] == 'P' && head[1] == 'K' && (head[2] == 3 || head[2] == 5) && (head[3] == 4 || head[3] == 6)) {
             return PTH_ZIP;
         }
-        if (n >= 2 && (head[0] & 0xff) == 0x80 && head[1] >= 0 && head[1] <= 5) return PTH_LEGACY;
+        // before the pickle test: a header length of 0x180 also starts with byte 0x80
         if (n >= 9 && head[8] == '{') {
             long len = ByteBuffer.wrap(head, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
             if (len >= 2 && len <= size - 8) return SAFETENSORS;
         }
+        // PROTO 2..5; torch writes protocol 2, i.e. 0x80 0x02 0x8a 0x0a (LONG1, 10 bytes: the magic number)
+        if (n >= 2 && (head[0] & 0xff) == 0x80 && head[1] >= 2 && head[1] <= 5) return PTH_LEGACY;
         return null;
     }
 

@@ -86,6 +86,43 @@ class PthReaderTest {
     }
 
     @Test
+    void torchvision2017StyleLegacyFileLoadsAndNormalizes() {
+        // legacy layout, torch._utils._rebuild_tensor (v1), OrderedDict([[k, v], ...]), 'norm.1' names
+        StateDict raw = PthReader.read(Fixtures.resource("torchvision-2017.pth"));
+        assertTrue(raw.contains("features.denseblock1.denselayer2.conv.2.weight"), raw.keys().toString());
+        StateDict sd = StateDicts.load(Fixtures.resource("torchvision-2017.pth"));
+        StateDict golden = PthReader.read(Fixtures.golden("odd-k5.pth"));
+        assertEquals(List.of("features.denseblock1.denselayer2.norm1.weight", "features.denseblock1.denselayer2.norm1.bias",
+                "features.denseblock1.denselayer2.norm1.running_mean", "features.denseblock1.denselayer2.norm1.running_var",
+                "features.denseblock1.denselayer2.conv1.weight",
+                "features.denseblock1.denselayer2.norm2.weight", "features.denseblock1.denselayer2.norm2.bias",
+                "features.denseblock1.denselayer2.norm2.running_mean", "features.denseblock1.denselayer2.norm2.running_var",
+                "features.denseblock1.denselayer2.conv2.weight",
+                "features.norm5.weight", "features.norm5.bias", "features.norm5.running_mean", "features.norm5.running_var"),
+                new ArrayList<>(sd.keys()));
+        for (String k : sd.keys()) {
+            assertArrayEquals(golden.require(k).shape(), sd.require(k).shape(), k);
+            assertArrayEquals(golden.require(k).floats(), sd.require(k).floats(), k);
+        }
+    }
+
+    @Test
+    void archiveFolderNamedCodeIsNotTorchScript(@TempDir Path dir) throws IOException {
+        // torch.save(sd, "code.pth") puts everything under "code/": that is not TorchScript's code/ folder
+        Path p = dir.resolve("code.pth");
+        try (var in = new java.util.zip.ZipFile(Fixtures.resource("views.pth").toFile());
+             var out = new java.util.zip.ZipOutputStream(Files.newOutputStream(p))) {
+            for (var en = in.entries(); en.hasMoreElements(); ) {
+                var e = en.nextElement();
+                out.putNextEntry(new java.util.zip.ZipEntry("code/" + e.getName().substring(e.getName().indexOf('/') + 1)));
+                out.write(in.getInputStream(e).readAllBytes());
+                out.closeEntry();
+            }
+        }
+        assertEquals(15, PthReader.read(p).size());
+    }
+
+    @Test
     void torchScriptIsRefused() {
         WeightsException e = assertThrows(WeightsException.class, () -> PthReader.read(Fixtures.resource("torchscript.pt")));
         assertTrue(e.getMessage().contains("TorchScript archive"), e.getMessage());

@@ -103,6 +103,18 @@ class StateDictsTest {
     }
 
     @Test
+    void safetensorsWhoseHeaderLengthStartsLikeAPickleIsSafetensors(@TempDir Path dir) throws IOException {
+        String json = "{\"module.w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        byte[] h = (json + " ".repeat(0x180 - json.length())).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + h.length + 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(h.length).put(h).putFloat(1.5f);
+        Path p = Files.write(dir.resolve("w.bin"), b.array());
+        assertEquals((byte) 0x80, Files.readAllBytes(p)[0]);
+        assertEquals(WeightsFormat.SAFETENSORS, WeightsFormat.detect(p));
+        assertArrayEquals(new float[] {1.5f}, StateDicts.load(p).require("w").floats());
+    }
+
+    @Test
     void loadNormalizesAWrappedDataParallelCheckpoint() {
         StateDict sd = StateDicts.load(Fixtures.resource("wrapped-module.pth"));
         StateDict golden = PthReader.read(Fixtures.golden("odd-k5.pth"));

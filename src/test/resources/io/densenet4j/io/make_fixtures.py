@@ -14,6 +14,9 @@ GOLDEN_DIR defaults to the project's ../shared/golden. Writes next to this scrip
                           and torchvision's legacy 'norm.1' names, 'epoch': 3} (zip)
   views.pth               views (transposed, sliced, shared storage) and every storage
                           dtype (zip); views-legacy.pth the same in the legacy layout
+  torchvision-2017.pth    what torchvision's original DenseNet downloads look like: legacy layout,
+                          torch._utils._rebuild_tensor (v1), OrderedDict([[k, v], ...]) as Python 2
+                          pickles it, 'norm.1'-style names, no num_batches_tracked (part of odd-k5)
   torchscript.pt          torch.jit.script(nn.Linear(2, 2)).save(...): must be refused
   evil-os-system.pth      zip whose data.pkl calls os.system (GLOBAL, protocol 2)
   evil-eval-proto4.pth    zip whose data.pkl calls builtins.eval (STACK_GLOBAL, protocol 4)
@@ -42,6 +45,13 @@ def legacy(sd, path):
     torch.save(sd, path, _use_new_zipfile_serialization=False)
 
 
+def old_names(k):
+    """torchvision's old names: denselayerN.norm.1.weight instead of denselayerN.norm1.weight."""
+    for part in ("norm1", "norm2", "conv1", "conv2"):
+        k = k.replace("." + part + ".", "." + part[:-1] + "." + part[-1] + ".")
+    return k
+
+
 def wrapped_module():
     sd = odd_k5()
     out = collections.OrderedDict()
@@ -51,12 +61,60 @@ def wrapped_module():
             continue
         if "denselayer" in k and k.endswith("num_batches_tracked"):
             continue    # old checkpoints predate num_batches_tracked (torchvision's rename leaves it alone)
-        # torchvision's old names: denselayerN.norm.1.weight instead of denselayerN.norm1.weight
-        for part in ("norm1", "norm2", "conv1", "conv2"):
-            k = k.replace("." + part + ".", "." + part[:-1] + "." + part[-1] + ".")
-        out["module." + k] = v
+        out["module." + old_names(k)] = v
     out._metadata = collections.OrderedDict({"": {"version": 1}})
     torch.save({"state_dict": out, "epoch": 3}, HERE / "wrapped-module.pth")
+
+
+def torchvision_2017():
+    sd = odd_k5()
+    keep = [k for k in sd if not k.endswith("num_batches_tracked")
+            and (k.startswith("features.denseblock1.denselayer2.") or k.startswith("features.norm5"))]
+
+    class Storage:
+        def __init__(self, key, t):
+            self.key, self.t = key, t
+
+    class Rebuild:
+        def __init__(self, storage, t):
+            self.storage, self.t = storage, t
+        def __reduce__(self):
+            return (torch._utils._rebuild_tensor,
+                    (self.storage, 0, tuple(self.t.shape), tuple(self.t.stride())))
+
+    class OldOrderedDict:
+        def __init__(self, items):
+            self.items = items
+        def __reduce__(self):
+            return (collections.OrderedDict, ([[k, v] for k, v in self.items],))
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                return ("storage", torch.FloatStorage, obj.key, "cpu", obj.t.numel(), None)
+            return None
+
+    storages, items = [], []
+    for i, k in enumerate(keep):
+        st = Storage(str(140000000 + i), sd[k].contiguous())
+        storages.append(st)
+        items.append((old_names(k), Rebuild(st, sd[k])))
+    buf = io.BytesIO()
+    pickle.dump(0x1950a86a20f9469cfc6c, buf, protocol=2)
+    pickle.dump(1001, buf, protocol=2)
+    pickle.dump({"protocol_version": 1001, "little_endian": True,
+                 "type_sizes": {"short": 2, "int": 4, "long": 8}}, buf, protocol=2)
+    Pickler(buf, protocol=2).dump(OldOrderedDict(items))
+    storages.sort(key=lambda s: s.key)
+    pickle.dump([s.key for s in storages], buf, protocol=2)
+    for s in storages:
+        buf.write(struct.pack("<q", s.t.numel()))
+        buf.write(s.t.numpy().astype("<f4").tobytes())
+    path = HERE / "torchvision-2017.pth"
+    path.write_bytes(buf.getvalue())
+    back = torch.load(path)                      # torch itself must read it
+    assert list(back) == [old_names(k) for k in keep]
+    assert all(torch.equal(back[old_names(k)], sd[k]) for k in keep)
 
 
 def views():
@@ -89,8 +147,8 @@ def torchscript():
 
 def evil_zip(path, pkl, prefix):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(prefix + "/data.pkl", pkl)
-        z.writestr(prefix + "/version", "3\n")
+        for name, data in ((prefix + "/data.pkl", pkl), (prefix + "/version", b"3\n")):
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)   # reproducible bytes
 
 
 def evil():
@@ -122,6 +180,7 @@ def evil():
 if __name__ == "__main__":
     legacy(odd_k5(), HERE / "odd-k5-legacy.pth")
     wrapped_module()
+    torchvision_2017()
     views()
     torchscript()
     evil()

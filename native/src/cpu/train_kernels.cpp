@@ -1,0 +1,216 @@
+#include "train_kernels.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace dn4j::cpu {
+namespace {
+
+/** Gradient of the BN-ReLU output at (row, c). */
+inline float grad_at(const GradIn& d, int64_t row, int c) {
+    switch (d.kind) {
+        case GradIn::DENSE:
+            return d.g[row * d.ldg + c];
+        case GradIn::POOL2: {
+            int64_t hw = static_cast<int64_t>(d.H) * d.W;
+            int64_t img = row / hw, rem = row % hw;
+            int y = static_cast<int>(rem / d.W), x = static_cast<int>(rem % d.W);
+            int ho = d.H / 2, wo = d.W / 2;
+            if (y / 2 >= ho || x / 2 >= wo) return 0.0f;  // rows/cols the floor-mode pool drops
+            return 0.25f * d.g[((img * ho + y / 2) * wo + x / 2) * d.ldg + c];
+        }
+        case GradIn::GAP: {
+            int64_t hw = static_cast<int64_t>(d.H) * d.W;
+            return d.g[(row / hw) * d.ldg + c] / static_cast<float>(hw);
+        }
+    }
+    return 0.0f;
+}
+
+inline uint64_t mix(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+}  // namespace
+
+void channel_stats(const float* x, int64_t ldx, int64_t rows, int C, double* mean, double* var) {
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    std::vector<double> s(static_cast<size_t>(nt) * C, 0.0), q(static_cast<size_t>(nt) * C, 0.0);
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num();
+        double* ps = s.data() + static_cast<size_t>(t) * C;
+        double* pq = q.data() + static_cast<size_t>(t) * C;
+        std::vector<float> fs(C), fq(C);
+#pragma omp for schedule(static)
+        for (int64_t r0 = 0; r0 < rows; r0 += 64) {
+            std::fill(fs.begin(), fs.end(), 0.0f);
+            std::fill(fq.begin(), fq.end(), 0.0f);
+            int64_t r1 = std::min(rows, r0 + 64);
+            for (int64_t r = r0; r < r1; r++) {
+                const float* xr = x + r * ldx;
+#pragma omp simd
+                for (int c = 0; c < C; c++) {
+                    fs[c] += xr[c];
+                    fq[c] += xr[c] * xr[c];
+                }
+            }
+            for (int c = 0; c < C; c++) {
+                ps[c] += fs[c];
+                pq[c] += fq[c];
+            }
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        double sum = 0, sq = 0;
+        for (int t = 0; t < nt; t++) {
+            sum += s[static_cast<size_t>(t) * C + c];
+            sq += q[static_cast<size_t>(t) * C + c];
+        }
+        double m = sum / static_cast<double>(rows);
+        mean[c] = m;
+        var[c] = std::max(0.0, sq / static_cast<double>(rows) - m * m);
+    }
+}
+
+void bn_relu_backward_reduce(const float* x, int64_t ldx, int64_t rows, int C, const float* mean, const float* invstd,
+                             const float* gamma, const float* beta, const GradIn& dy, double* sum_g, double* sum_gx) {
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    std::vector<double> s(static_cast<size_t>(nt) * C, 0.0), q(static_cast<size_t>(nt) * C, 0.0);
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num();
+        double* ps = s.data() + static_cast<size_t>(t) * C;
+        double* pq = q.data() + static_cast<size_t>(t) * C;
+        std::vector<float> fs(C), fq(C);
+#pragma omp for schedule(static)
+        for (int64_t r0 = 0; r0 < rows; r0 += 64) {
+            std::fill(fs.begin(), fs.end(), 0.0f);
+            std::fill(fq.begin(), fq.end(), 0.0f);
+            int64_t r1 = std::min(rows, r0 + 64);
+            for (int64_t r = r0; r < r1; r++) {
+                const float* xr = x + r * ldx;
+                for (int c = 0; c < C; c++) {
+                    float xh = (xr[c] - mean[c]) * invstd[c];
+                    float g = (gamma[c] * xh + beta[c] > 0.0f) ? grad_at(dy, r, c) : 0.0f;
+                    fs[c] += g;
+                    fq[c] += g * xh;
+                }
+            }
+            for (int c = 0; c < C; c++) {
+                ps[c] += fs[c];
+                pq[c] += fq[c];
+            }
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        double a = 0, b = 0;
+        for (int t = 0; t < nt; t++) {
+            a += s[static_cast<size_t>(t) * C + c];
+            b += q[static_cast<size_t>(t) * C + c];
+        }
+        sum_g[c] = a;
+        sum_gx[c] = b;
+    }
+}
+
+void bn_relu_backward_apply(const float* x, int64_t ldx, int64_t rows, int C, const float* mean, const float* invstd,
+                            const float* gamma, const float* beta, const GradIn& dy, const double* sum_g,
+                            const double* sum_gx, float* dx, int64_t lddx, bool accumulate) {
+    std::vector<float> k(C), mg(C), mgx(C);
+    for (int c = 0; c < C; c++) {
+        k[c] = gamma[c] * invstd[c];
+        mg[c] = static_cast<float>(sum_g[c] / static_cast<double>(rows));
+        mgx[c] = static_cast<float>(sum_gx[c] / static_cast<double>(rows));
+    }
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+    for (int64_t r = 0; r < rows; r++) {
+        const float* xr = x + r * ldx;
+        float* d = dx + r * lddx;
+        for (int c = 0; c < C; c++) {
+            float xh = (xr[c] - mean[c]) * invstd[c];
+            float g = (gamma[c] * xh + beta[c] > 0.0f) ? grad_at(dy, r, c) : 0.0f;
+            float v = k[c] * (g - mg[c] - xh * mgx[c]);
+            d[c] = accumulate ? d[c] + v : v;
+        }
+    }
+}
+
+void maxpool_backward(const float* x, const float* scale, const float* shift, int64_t n, int H, int W, int C, int k,
+                      int s, int p, const float* dout, int64_t ldo, int Ho, int Wo, float* dz) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {  // one image per thread: no two threads touch the same dz
+        for (int oy = 0; oy < Ho; oy++)
+            for (int ox = 0; ox < Wo; ox++)
+                for (int c = 0; c < C; c++) {
+                    float best = -INFINITY;
+                    int64_t at = -1;
+                    for (int ky = 0; ky < k; ky++) {
+                        int y = oy * s - p + ky;
+                        if (y < 0 || y >= H) continue;
+                        for (int kx = 0; kx < k; kx++) {
+                            int xx = ox * s - p + kx;
+                            if (xx < 0 || xx >= W) continue;
+                            int64_t idx = ((i * H + y) * W + xx) * C + c;
+                            float z = std::max(0.0f, x[idx] * scale[c] + shift[c]);
+                            if (z > best || std::isnan(z)) {
+                                best = z;
+                                at = idx;
+                            }
+                        }
+                    }
+                    if (at >= 0) dz[at] += dout[((i * Ho + oy) * Wo + ox) * ldo + c];
+                }
+    }
+}
+
+void dropout(float* x, int64_t ld, int64_t rows, int C, float p, uint64_t seed) {
+    if (p <= 0.0f) return;
+    float keep = 1.0f / (1.0f - p);
+    uint64_t threshold = static_cast<uint64_t>(static_cast<double>(p) * 18446744073709551616.0);
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+    for (int64_t r = 0; r < rows; r++)
+        for (int c = 0; c < C; c++) {
+            uint64_t h = mix(seed ^ mix(static_cast<uint64_t>(r * C + c)));
+            x[r * ld + c] = h < threshold ? 0.0f : x[r * ld + c] * keep;
+        }
+}
+
+double softmax_cross_entropy(const float* logits, const int64_t* labels, int64_t n, int K, float* dlogits) {
+    double loss = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float* l = logits + i * K;
+        double m = l[0];
+        for (int j = 1; j < K; j++) m = std::max(m, static_cast<double>(l[j]));
+        double sum = 0;
+        for (int j = 0; j < K; j++) sum += std::exp(l[j] - m);
+        double lse = m + std::log(sum);
+        loss += lse - l[labels[i]];
+        for (int j = 0; j < K; j++) {
+            double pj = std::exp(l[j] - lse);
+            dlogits[i * K + j] = static_cast<float>((pj - (j == labels[i] ? 1.0 : 0.0)) / static_cast<double>(n));
+        }
+    }
+    return loss / static_cast<double>(n);
+}
+
+void sgd_update(float* p, const float* g, float* buf, int64_t count, float lr, float momentum, float wd, bool nesterov,
+                bool first) {
+#pragma omp parallel for schedule(static) if (count > 65536)
+    for (int64_t i = 0; i < count; i++) {
+        float d = g[i] + wd * p[i];
+        if (momentum != 0.0f) {
+            buf[i] = first ? d : momentum * buf[i] + d;
+            d = nesterov ? d + momentum * buf[i] : buf[i];
+        }
+        p[i] -= lr * d;
+    }
+}
+
+}  // namespace dn4j::cpu
