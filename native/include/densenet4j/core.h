@@ -71,3 +71,56 @@ public:
 };
 
 }  // namespace dn4j
+
+namespace dn4j {
+
+/**
+ * Training on one device (Huang et al. 2017; memory-efficient as Pleiss et al. 2017,
+ * "Memory-Efficient Implementation of DenseNets"). Parameters and running statistics live in
+ * the WeightStore and are updated there in place; the trainer holds gradients, momentum
+ * buffers and activations. BatchNorm uses batch statistics and updates running statistics
+ * once per step (momentum 0.1, unbiased variance); recomputation never touches them.
+ * Memory modes: "efficient" keeps per block only the shared concat buffer, its gradient buffer
+ * and per-layer statistics, recomputing BN-ReLU-Conv1x1 and BN2-ReLU in the backward pass into
+ * shared scratch; "naive" stores every intermediate (for parity tests and comparison).
+ */
+class Trainer {
+public:
+    Trainer(const std::string& plan, WeightStore* weights, const std::string& device, int threads,
+            const std::string& memory);
+    ~Trainer();
+    Trainer(const Trainer&) = delete;
+    Trainer& operator=(const Trainer&) = delete;
+
+    /** Forward in train mode, loss, backward: fills gradients (before weight decay), updates
+     *  running statistics, returns the mean cross-entropy. `logits` (n, classes) may be null.
+     *  `seed` drives dropout masks (the same seed gives the same masks). */
+    double forward_backward(const float* input, const int64_t* labels, int64_t n, uint64_t seed, float* logits);
+    /** One SGD step on the gradients of the last forward_backward (PyTorch's torch.optim.SGD). */
+    void sgd_step(float lr, float momentum, float weight_decay, bool nesterov);
+    /** Native bytes this trainer would hold for batch `n` (activations, gradients, scratch,
+     *  momentum), without allocating anything. */
+    int64_t estimate_bytes(int64_t n) const;
+
+    /** Learnable parameters, in plan order (torchvision names). */
+    int64_t param_count() const;
+    std::string param_name(int64_t i) const;
+    int64_t param_numel(int64_t i) const;
+    /** Copies the gradient of parameter `name` (as after the last backward) into `out`. */
+    void read_grad(const std::string& name, float* out) const;
+    /** Momentum buffer of `name` (zeros before the first step); write_momentum restores one. */
+    void read_momentum(const std::string& name, float* out) const;
+    void write_momentum(const std::string& name, const float* in);
+    /** Whether the momentum buffers hold state (false before the first step). */
+    bool has_momentum() const;
+    void set_has_momentum(bool on);
+    std::string describe() const;
+
+    struct Impl;
+    Impl* impl;
+};
+
+/** Copies tensor `name` of a WeightStore into `out` (numel floats). */
+void weight_store_read(const WeightStore* w, const std::string& name, float* out);
+
+}  // namespace dn4j

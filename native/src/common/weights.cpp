@@ -69,3 +69,12 @@ BnAffine bn_affine(const WeightStore::Impl& w, const std::string& prefix, int ch
 }
 
 }  // namespace dn4j
+
+namespace dn4j {
+void weight_store_read(const WeightStore* w, const std::string& name, float* out) {
+    DN_CHECK(w != nullptr && out != nullptr, "weight_store_read: null argument");
+    auto it = w->impl->tensors.find(name);
+    DN_CHECK(it != w->impl->tensors.end(), "weights lack tensor '", name, "'");
+    std::memcpy(out, it->second.data.data(), static_cast<size_t>(it->second.numel()) * sizeof(float));
+}
+}  // namespace dn4j

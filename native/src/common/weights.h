@@ -24,6 +24,10 @@ struct WeightStore::Impl {
     std::map<std::string, StoredTensor> tensors;
     /** The tensor `name` with exactly `shape`; throws naming both on a mismatch. */
     const StoredTensor& get(const std::string& name, const std::vector<int64_t>& shape) const;
+    /** The same, writable (training updates parameters and running statistics in place). */
+    StoredTensor& get_mut(const std::string& name, const std::vector<int64_t>& shape) {
+        return const_cast<StoredTensor&>(get(name, shape));
+    }
 };
 
 /** Inference form of BatchNorm `prefix` (torchvision names, eps 1e-5):

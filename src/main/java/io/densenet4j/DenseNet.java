@@ -159,6 +159,30 @@ public final class DenseNet {
         return plan;
     }
 
+    /**
+     * Compiles the training plan for inputs of {@code (N, inChannels, height, width)}: module-level ops
+     * (stem, dense layers, transitions, head with cross-entropy) whose backward passes the native
+     * trainer runs in reverse (see {@code native/src/cpu/trainer.cpp}).
+     *
+     * @throws IllegalArgumentException if the input is smaller than {@link #minimumInputSize()}
+     */
+    public Plan trainingPlan(int height, int width) {
+        checkInputSize(height, width);
+        List<Shape> sizes = spatialSizes(height, width);
+        Plan plan = new Plan(new Shape(config.inChannels(), height, width));
+        String in = plan.buffer("input", plan.input());
+        for (int i = 0; i < blocks.size(); i++) plan.buffer(blocks.get(i).bufferName(), sizes.get(i + 1));
+        plan.op("to_nhwc", "dst", in);
+        stem.emitTrain(plan, in, blocks.get(0).bufferName());
+        for (int i = 0; i < blocks.size(); i++) {
+            DenseBlock b = blocks.get(i);
+            for (io.densenet4j.topology.DenseLayer l : b.layers()) l.emitTrain(plan, b.bufferName(), config.dropRate());
+            if (i < transitions.size()) transitions.get(i).emitTrain(plan, b.bufferName(), blocks.get(i + 1).bufferName());
+        }
+        head.emitTrain(plan, blocks.get(blocks.size() - 1).bufferName());
+        return plan;
+    }
+
     @Override
     public String toString() { return config.toString(); }
 }

@@ -67,6 +67,49 @@ public class NativeCore {
         public native @Cast("int64_t") long count();
     }
 
+    /** Copies tensor {@code name} of a WeightStore into {@code out}. */
+    public static native void weight_store_read(@Const WeightStore w, @StdString String name, float[] out);
+
+    /** Training on one device: forward, backward, SGD; parameters updated in the WeightStore. */
+    @Name("Trainer")
+    public static class Trainer extends Pointer {
+        static {
+            Loader.load();
+        }
+
+        public Trainer(String plan, WeightStore weights, String device, int threads, String memory) {
+            allocate(plan, weights, device, threads, memory);
+        }
+
+        private native void allocate(@StdString String plan, WeightStore weights, @StdString String device, int threads,
+                                     @StdString String memory);
+
+        public native double forward_backward(@Const float[] input, @Cast("const int64_t*") long[] labels, @Cast("int64_t") long n,
+                                              @Cast("uint64_t") long seed, float[] logits);
+
+        public native void sgd_step(float lr, float momentum, float weightDecay, boolean nesterov);
+
+        public native @Cast("int64_t") long estimate_bytes(@Cast("int64_t") long n);
+
+        public native @Cast("int64_t") long param_count();
+
+        public native @StdString String param_name(@Cast("int64_t") long i);
+
+        public native @Cast("int64_t") long param_numel(@Cast("int64_t") long i);
+
+        public native void read_grad(@StdString String name, float[] out);
+
+        public native void read_momentum(@StdString String name, float[] out);
+
+        public native void write_momentum(@StdString String name, @Const float[] in);
+
+        public native boolean has_momentum();
+
+        public native void set_has_momentum(boolean on);
+
+        public native @StdString String describe();
+    }
+
     /** Runs one plan on one device. */
     @Name("Engine")
     public static class Engine extends Pointer {

@@ -37,6 +37,12 @@ public final class DenseLayer {
         return pixels * ((long) inChannels * bottleneckChannels() + 9L * bottleneckChannels() * growthRate);
     }
 
+    /** Training: one module (its backward pass recomputes BN1-ReLU-Conv1x1 and BN2-ReLU in efficient mode). */
+    public void emitTrain(Plan plan, String block, double dropRate) {
+        plan.op("dense_layer", "block", block, "cin", inChannels, "k", growthRate, "width", bottleneckChannels(), "prefix", prefix,
+                "drop", dropRate);
+    }
+
     /** Inference: fused BN1-ReLU-Conv1x1 with BN2 folded and ReLU epilogue, then the 3x3 conv into the slice. */
     public void emit(Plan plan, String block, String bottleneck) {
         plan.op("conv", "src", Plan.slice(block, 0, inChannels), "dst", bottleneck, "weight", prefix + ".conv1.weight", "k", 1,

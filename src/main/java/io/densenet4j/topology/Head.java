@@ -24,6 +24,10 @@ public final class Head {
 
     public long macs() { return (long) channels * numClasses; }
 
+    public void emitTrain(Plan plan, String from) {
+        plan.op("head", "src", from, "bn", "features.norm5", "fc", "classifier", "classes", numClasses);
+    }
+
     public void emit(Plan plan, String from) {
         plan.op("head", "src", from, "bnrelu", "features.norm5", "fc", "classifier", "classes", numClasses);
     }

@@ -48,6 +48,17 @@ public final class Stem {
         return convShape(in).pixels() * outChannels * inChannels * 49L;
     }
 
+    /** Emits the training-plan stem module (conv0, and for ImageNet norm0, ReLU, max pool). */
+    public void emitTrain(Plan plan, String inputBuffer, String blockBuffer) {
+        if (kind == DenseNetConfig.Stem.IMAGENET) {
+            String s = plan.buffer("stem", convShape(plan.input()));
+            plan.op("stem", "kind", "imagenet", "src", inputBuffer, "dst", Plan.slice(blockBuffer, 0, outChannels), "conv", "features.conv0",
+                    "bn", "features.norm0", "mid", s);
+        } else {
+            plan.op("stem", "kind", "cifar", "src", inputBuffer, "dst", Plan.slice(blockBuffer, 0, outChannels), "conv", "features.conv0");
+        }
+    }
+
     /** Emits the stem: reads {@code inputBuffer}, writes channels [0, out) of {@code blockBuffer}. */
     public void emit(Plan plan, String inputBuffer, String blockBuffer) {
         if (kind == DenseNetConfig.Stem.IMAGENET) {

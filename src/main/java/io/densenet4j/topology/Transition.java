@@ -32,6 +32,10 @@ public final class Transition {
     /** The pooled output size (floor, as AvgPool2d(2, 2)). */
     public static Shape pooled(Shape s, int channels) { return new Shape(channels, s.height() / 2, s.width() / 2); }
 
+    public void emitTrain(Plan plan, String from, String to) {
+        plan.op("transition", "src", from, "dst", Plan.slice(to, 0, outChannels), "prefix", prefix());
+    }
+
     public void emit(Plan plan, String from, String to) {
         plan.op("conv", "src", from, "dst", Plan.slice(to, 0, outChannels), "weight", prefix() + ".conv.weight", "k", 1,
                 "in_bnrelu", prefix() + ".norm", "pool", "avg2");

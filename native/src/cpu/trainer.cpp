@@ -1,0 +1,848 @@
+// Training on the CPU backend: forward in train mode, backward, SGD.
+//
+// A training plan (written by io.densenet4j.DenseNet.trainingPlan) names modules rather than
+// single convolutions, because each module's backward pass needs its structure:
+//   op to_nhwc dst=B
+//   op stem kind=cifar|imagenet src=B dst=BLOCK:0:C0 conv=PREFIX [bn=PREFIX mid=BUF]
+//   op dense_layer block=BLOCK cin=C k=K width=W prefix=PREFIX [drop=P]
+//   op transition src=BLOCK dst=NEXT:0:C prefix=PREFIX
+//   op head src=BLOCK bn=PREFIX fc=PREFIX classes=K
+//
+// Memory (Pleiss et al. 2017): activations are the block buffers (plus the stem's), each with
+// a gradient buffer of the same shape into whose channel slices later layers accumulate. A
+// dense layer keeps only its BatchNorm batch statistics; its backward pass recomputes
+// BN1-ReLU (chunk by chunk), the 1x1 conv and BN2-ReLU into scratch shared by all layers.
+// In "naive" mode every layer instead stores its BN1-ReLU output, 1x1 conv output and
+// BN2-ReLU output, and the backward pass reads them.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <dnnl.hpp>
+#include <sstream>
+
+#include "../common/error.h"
+#include "../common/plan.h"
+#include "../common/weights.h"
+#include "densenet4j/core.h"
+#include "kernels.h"
+#include "train_kernels.h"
+
+namespace dn4j {
+namespace cpu {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+void gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+          float beta, float* c, int64_t ldc) {
+    if (m == 0 || n == 0) return;
+    dnnl_status_t st = dnnl_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    DN_CHECK(st == dnnl_success, "dnnl_sgemm failed with status ", static_cast<int>(st));
+}
+
+uint64_t mix64(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+struct Param {
+    std::string name;
+    float* p = nullptr;
+    int64_t numel = 0;
+    Buffer grad, mom;
+};
+
+/** Sizes a step needs, in floats. */
+struct Needs {
+    size_t chunk = 0, bpre = 0, b = 0, db = 0, da = 0, fresh = 0;
+    size_t own = 0;  // per-module storage (naive intermediates, stem, head)
+    void max_into(size_t& slot, size_t v) { slot = std::max(slot, v); }
+};
+
+struct Ctx {
+    dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+    dnnl::stream strm{eng};
+    int64_t n = 0;
+    bool naive = false;
+    uint64_t seed = 0;
+    std::vector<float*> act, grad;  // per plan buffer (grad only for block buffers)
+    float* chunk = nullptr;
+    float* bpre = nullptr;
+    float* b = nullptr;
+    float* db = nullptr;
+    float* da = nullptr;
+    float* fresh = nullptr;
+    void* scratchpad = nullptr;
+    size_t scratchpad_bytes = 0;
+    const int64_t* labels = nullptr;
+    double loss = 0;
+    float* logits_out = nullptr;
+};
+
+int64_t chunk_rows(int64_t rows, int cin) {
+    int64_t t = std::max<int64_t>(64, (int64_t{3} << 17) / std::max(1, cin));
+    return std::min(rows, t);
+}
+
+/** BatchNorm in train mode over C channels: batch statistics, running-statistics update. */
+class BatchNorm {
+public:
+    BatchNorm(WeightStore::Impl& w, const std::string& prefix, int C, std::vector<Param*>& reg,
+              std::vector<std::unique_ptr<Param>>& own)
+        : C_(C) {
+        std::vector<int64_t> s{C};
+        gamma_ = add(own, reg, prefix + ".weight", w.get_mut(prefix + ".weight", s));
+        beta_ = add(own, reg, prefix + ".bias", w.get_mut(prefix + ".bias", s));
+        rmean_ = w.get_mut(prefix + ".running_mean", s).data.data();
+        rvar_ = w.get_mut(prefix + ".running_var", s).data.data();
+        mean_.resize(C);
+        invstd_.resize(C);
+        scale_.resize(C);
+        shift_.resize(C);
+        sum_g_.resize(C);
+        sum_gx_.resize(C);
+    }
+
+    static Param* add(std::vector<std::unique_ptr<Param>>& own, std::vector<Param*>& reg, const std::string& name,
+                      StoredTensor& t) {
+        auto p = std::make_unique<Param>();
+        p->name = name;
+        p->p = t.data.data();
+        p->numel = t.numel();
+        reg.push_back(p.get());
+        own.push_back(std::move(p));
+        return reg.back();
+    }
+
+    /** Batch statistics of x (rows x C, stride ldx); updates running statistics (momentum 0.1, unbiased var). */
+    void forward(const float* x, int64_t ldx, int64_t rows) {
+        std::vector<double> m(C_), v(C_);
+        channel_stats(x, ldx, rows, C_, m.data(), v.data());
+        double unbias = rows > 1 ? static_cast<double>(rows) / static_cast<double>(rows - 1) : 1.0;
+        for (int c = 0; c < C_; c++) {
+            mean_.data()[c] = static_cast<float>(m[c]);
+            invstd_.data()[c] = static_cast<float>(1.0 / std::sqrt(v[c] + 1e-5));
+            scale_.data()[c] = gamma_->p[c] * invstd_.data()[c];
+            shift_.data()[c] = beta_->p[c] - mean_.data()[c] * scale_.data()[c];
+            rmean_[c] = static_cast<float>(0.9 * rmean_[c] + 0.1 * m[c]);
+            rvar_[c] = static_cast<float>(0.9 * rvar_[c] + 0.1 * v[c] * unbias);
+        }
+    }
+
+    /** Backward of relu(bn(x)) given its output gradient; writes or adds dx, sets dgamma, dbeta. */
+    void backward(const float* x, int64_t ldx, int64_t rows, const GradIn& dy, float* dx, int64_t lddx, bool accumulate) {
+        bn_relu_backward_reduce(x, ldx, rows, C_, mean_.data(), invstd_.data(), gamma_->p, beta_->p, dy,
+                                sum_g_.data(), sum_gx_.data());
+        for (int c = 0; c < C_; c++) {
+            gamma_->grad.data()[c] = static_cast<float>(sum_gx_.data()[c]);
+            beta_->grad.data()[c] = static_cast<float>(sum_g_.data()[c]);
+        }
+        bn_relu_backward_apply(x, ldx, rows, C_, mean_.data(), invstd_.data(), gamma_->p, beta_->p, dy, sum_g_.data(),
+                               sum_gx_.data(), dx, lddx, accumulate);
+    }
+
+    const float* scale() const { return scale_.data(); }
+    const float* shift() const { return shift_.data(); }
+
+private:
+    struct DBuf {
+        std::vector<double> v;
+        void resize(int c) { v.assign(c, 0.0); }
+        double* data() { return v.data(); }
+    };
+    int C_;
+    Param* gamma_;
+    Param* beta_;
+    float* rmean_;
+    float* rvar_;
+    Buffer mean_, invstd_, scale_, shift_;
+    DBuf sum_g_, sum_gx_;
+};
+
+/** A k x k convolution without bias on dense NHWC tensors through oneDNN, with its backward passes. */
+class Conv {
+public:
+    Conv(int cin, int cout, int k, int stride, int pad, float* weights, float* dweights)
+        : cin_(cin), cout_(cout), k_(k), s_(stride), p_(pad), w_(weights), dw_(dweights) {}
+
+    void prepare(Ctx& c, int H, int W, int Ho, int Wo, bool need_data_grad) {
+        memory::dims src{c.n, cin_, H, W}, dst{c.n, cout_, Ho, Wo}, wd{cout_, cin_, k_, k_};
+        memory::dims st{s_, s_}, pad{p_, p_};
+        auto src_md = memory::desc(src, dt::f32, tag::nhwc), dst_md = memory::desc(dst, dt::f32, tag::nhwc);
+        auto w_any = memory::desc(wd, dt::f32, tag::any);
+        dnnl::primitive_attr attr;
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        fwd_pd_ = dnnl::convolution_forward::primitive_desc(c.eng, dnnl::prop_kind::forward_training,
+                                                           dnnl::algorithm::convolution_direct, src_md, w_any, dst_md,
+                                                           st, pad, pad, attr);
+        fwd_ = dnnl::convolution_forward(fwd_pd_);
+        bww_pd_ = dnnl::convolution_backward_weights::primitive_desc(
+            c.eng, dnnl::algorithm::convolution_direct, src_md, w_any, dst_md, st, pad, pad, fwd_pd_, attr);
+        bww_ = dnnl::convolution_backward_weights(bww_pd_);
+        size_t sp = std::max(fwd_pd_.scratchpad_desc().get_size(), bww_pd_.scratchpad_desc().get_size());
+        if (need_data_grad) {
+            bwd_pd_ = dnnl::convolution_backward_data::primitive_desc(
+                c.eng, dnnl::algorithm::convolution_direct, src_md, w_any, dst_md, st, pad, pad, fwd_pd_, attr);
+            bwd_ = dnnl::convolution_backward_data(bwd_pd_);
+            sp = std::max(sp, bwd_pd_.scratchpad_desc().get_size());
+            wb_.resize(bwd_pd_.weights_desc().get_size() / 4 + 16);
+        }
+        wf_.resize(fwd_pd_.weights_desc().get_size() / 4 + 16);
+        dwp_.resize(bww_pd_.diff_weights_desc().get_size() / 4 + 16);
+        scratch_need_ = sp;
+        user_md_ = memory::desc(wd, dt::f32, tag::oihw);
+    }
+    size_t scratchpad_bytes() const { return scratch_need_; }
+
+    void forward(Ctx& c, const float* src, float* dst) {
+        reorder(c, memory(user_md_, c.eng, w_), memory(fwd_pd_.weights_desc(), c.eng, wf_.data()));
+        fwd_.execute(c.strm, {{DNNL_ARG_SRC, memory(fwd_pd_.src_desc(), c.eng, const_cast<float*>(src))},
+                              {DNNL_ARG_WEIGHTS, memory(fwd_pd_.weights_desc(), c.eng, wf_.data())},
+                              {DNNL_ARG_DST, memory(fwd_pd_.dst_desc(), c.eng, dst)},
+                              {DNNL_ARG_SCRATCHPAD, memory(fwd_pd_.scratchpad_desc(), c.eng, c.scratchpad)}});
+    }
+
+    void backward_data(Ctx& c, const float* ddst, float* dsrc) {
+        reorder(c, memory(user_md_, c.eng, w_), memory(bwd_pd_.weights_desc(), c.eng, wb_.data()));
+        bwd_.execute(c.strm, {{DNNL_ARG_DIFF_DST, memory(bwd_pd_.diff_dst_desc(), c.eng, const_cast<float*>(ddst))},
+                              {DNNL_ARG_WEIGHTS, memory(bwd_pd_.weights_desc(), c.eng, wb_.data())},
+                              {DNNL_ARG_DIFF_SRC, memory(bwd_pd_.diff_src_desc(), c.eng, dsrc)},
+                              {DNNL_ARG_SCRATCHPAD, memory(bwd_pd_.scratchpad_desc(), c.eng, c.scratchpad)}});
+    }
+
+    void backward_weights(Ctx& c, const float* src, const float* ddst) {
+        bww_.execute(c.strm, {{DNNL_ARG_SRC, memory(bww_pd_.src_desc(), c.eng, const_cast<float*>(src))},
+                              {DNNL_ARG_DIFF_DST, memory(bww_pd_.diff_dst_desc(), c.eng, const_cast<float*>(ddst))},
+                              {DNNL_ARG_DIFF_WEIGHTS, memory(bww_pd_.diff_weights_desc(), c.eng, dwp_.data())},
+                              {DNNL_ARG_SCRATCHPAD, memory(bww_pd_.scratchpad_desc(), c.eng, c.scratchpad)}});
+        reorder(c, memory(bww_pd_.diff_weights_desc(), c.eng, dwp_.data()), memory(user_md_, c.eng, dw_));
+    }
+
+    std::string impl() const { return fwd_ ? std::string(fwd_pd_.impl_info_str()) : "not prepared"; }
+
+private:
+    static void reorder(Ctx& c, memory from, memory to) {
+        if (from.get_desc() == to.get_desc()) {
+            std::memcpy(to.get_data_handle(), from.get_data_handle(), from.get_desc().get_size());
+            return;
+        }
+        dnnl::reorder(from, to).execute(c.strm, from, to);
+    }
+
+    int cin_, cout_, k_, s_, p_;
+    float* w_;
+    float* dw_;
+    memory::desc user_md_;
+    Buffer wf_, wb_, dwp_;
+    size_t scratch_need_ = 0;
+    dnnl::convolution_forward::primitive_desc fwd_pd_;
+    dnnl::convolution_forward fwd_;
+    dnnl::convolution_backward_data::primitive_desc bwd_pd_;
+    dnnl::convolution_backward_data bwd_;
+    dnnl::convolution_backward_weights::primitive_desc bww_pd_;
+    dnnl::convolution_backward_weights bww_;
+};
+
+struct View {
+    int b = -1, off = 0, len = 0;
+    PlanBuffer decl;
+};
+
+View view(const Plan& plan, const PlanOp& op, const char* key) {
+    Slice s = op.slice(key);
+    View v;
+    v.b = plan.buffer_index(s.buf);
+    v.decl = plan.buffers[v.b];
+    v.off = s.off;
+    v.len = s.len < 0 ? v.decl.c : s.len;
+    DN_CHECK(v.off >= 0 && v.len > 0 && v.off + v.len <= v.decl.c, "plan line ", op.line, ": ", key,
+             " slice outside buffer ", v.decl.name);
+    return v;
+}
+
+Param* conv_param(WeightStore::Impl& w, const std::string& name, std::vector<int64_t> shape, std::vector<Param*>& reg,
+                  std::vector<std::unique_ptr<Param>>& own) {
+    return BatchNorm::add(own, reg, name, w.get_mut(name, shape));
+}
+
+class Module {
+public:
+    virtual ~Module() = default;
+    virtual void needs(int64_t n, bool naive, Needs& nd) const = 0;
+    virtual void prepare(Ctx& c, size_t& scratchpad) = 0;
+    virtual void forward(Ctx& c) = 0;
+    virtual void backward(Ctx& c) = 0;
+    virtual std::string describe() const = 0;
+};
+
+// ------------------------------------------------------------------ to_nhwc
+class ToNhwc : public Module {
+public:
+    ToNhwc(const Plan& p, const PlanOp& op) : dst_(view(p, op, "dst")), plan_(p) {}
+    void needs(int64_t, bool, Needs&) const override {}
+    void prepare(Ctx&, size_t&) override {}
+    void forward(Ctx& c) override { nchw_to_nhwc(input_, c.n, plan_.in_c, plan_.in_h, plan_.in_w, c.act[dst_.b]); }
+    void backward(Ctx&) override {}
+    std::string describe() const override { return "to_nhwc -> " + dst_.decl.name; }
+    const float* input_ = nullptr;
+
+private:
+    View dst_;
+    const Plan& plan_;
+};
+
+// ------------------------------------------------------------------ stem
+class Stem : public Module {
+public:
+    Stem(const Plan& p, const PlanOp& op, WeightStore::Impl& w, std::vector<Param*>& reg,
+         std::vector<std::unique_ptr<Param>>& own)
+        : src_(view(p, op, "src")), dst_(view(p, op, "dst")) {
+        imagenet_ = op.str("kind") == "imagenet";
+        DN_CHECK(imagenet_ || op.str("kind") == "cifar", "plan line ", op.line, ": stem kind must be imagenet or cifar");
+        int cin = src_.decl.c, c0 = dst_.len;
+        k_ = imagenet_ ? 7 : 3;
+        conv_p_ = conv_param(w, op.str("conv") + ".weight", {c0, cin, k_, k_}, reg, own);
+        if (imagenet_) {
+            mid_ = view(p, op, "mid");
+            bn_ = std::make_unique<BatchNorm>(w, op.str("bn"), c0, reg, own);
+            DN_CHECK(mid_.decl.c == c0 && mid_.decl.h == (src_.decl.h - 1) / 2 + 1 &&
+                         dst_.decl.h == (mid_.decl.h - 1) / 2 + 1,
+                     "plan line ", op.line, ": stem sizes do not match");
+        } else {
+            DN_CHECK(dst_.decl.h == src_.decl.h && dst_.decl.w == src_.decl.w, "plan line ", op.line,
+                     ": cifar stem keeps the input size");
+        }
+    }
+    void init_conv() {
+        conv_ = std::make_unique<Conv>(src_.decl.c, dst_.len, k_, imagenet_ ? 2 : 1, imagenet_ ? 3 : 1, conv_p_->p,
+                                       conv_p_->grad.data());
+    }
+    void needs(int64_t n, bool, Needs& nd) const override {
+        if (imagenet_) nd.own += 2 * static_cast<size_t>(n * mid_.decl.pixels() * mid_.decl.c);  // z and dz
+        else nd.own += static_cast<size_t>(n * dst_.decl.pixels() * dst_.len);                 // dense out / grad
+    }
+    void prepare(Ctx& c, size_t& sp) override {
+        if (!conv_) init_conv();
+        if (imagenet_) {
+            conv_->prepare(c, src_.decl.h, src_.decl.w, mid_.decl.h, mid_.decl.w, false);
+            z_.resize(static_cast<size_t>(c.n * mid_.decl.pixels() * mid_.decl.c));
+            dz_.resize(z_.size());
+        } else {
+            conv_->prepare(c, src_.decl.h, src_.decl.w, dst_.decl.h, dst_.decl.w, false);
+            z_.resize(static_cast<size_t>(c.n * dst_.decl.pixels() * dst_.len));
+        }
+        sp = std::max(sp, conv_->scratchpad_bytes());
+    }
+    void forward(Ctx& c) override {
+        const float* x = c.act[src_.b];
+        float* out = c.act[dst_.b] + dst_.off;
+        if (imagenet_) {
+            float* y0 = c.act[mid_.b];
+            int64_t rows = c.n * mid_.decl.pixels();
+            conv_->forward(c, x, y0);
+            bn_->forward(y0, mid_.decl.c, rows);
+            bn_relu_rows(y0, mid_.decl.c, rows, mid_.decl.c, bn_->scale(), bn_->shift(), z_.data(), mid_.decl.c);
+            maxpool(z_.data(), c.n, mid_.decl.h, mid_.decl.w, mid_.decl.c, 3, 2, 1, out, dst_.decl.c, dst_.decl.h,
+                    dst_.decl.w);
+        } else {
+            conv_->forward(c, x, z_.data());
+            copy_rows(z_.data(), dst_.len, c.n * dst_.decl.pixels(), dst_.len, out, dst_.decl.c);
+        }
+    }
+    void backward(Ctx& c) override {
+        const float* g = c.grad[dst_.b] + dst_.off;
+        if (imagenet_) {
+            float* y0 = c.act[mid_.b];
+            int C = mid_.decl.c;
+            int64_t rows = c.n * mid_.decl.pixels();
+            fill(dz_.data(), static_cast<int64_t>(dz_.size()), 0.0f);
+            maxpool_backward(y0, bn_->scale(), bn_->shift(), c.n, mid_.decl.h, mid_.decl.w, C, 3, 2, 1, g, dst_.decl.c,
+                             dst_.decl.h, dst_.decl.w, dz_.data());
+            GradIn dy;
+            dy.g = dz_.data();
+            dy.ldg = C;
+            bn_->backward(y0, C, rows, dy, dz_.data(), C, false);
+            conv_->backward_weights(c, c.act[src_.b], dz_.data());
+        } else {
+            copy_rows(g, dst_.decl.c, c.n * dst_.decl.pixels(), dst_.len, z_.data(), dst_.len);
+            conv_->backward_weights(c, c.act[src_.b], z_.data());
+        }
+    }
+    std::string describe() const override {
+        return std::string(imagenet_ ? "stem imagenet" : "stem cifar") + " [" + (conv_ ? conv_->impl() : "") + "]";
+    }
+
+private:
+    View src_, dst_, mid_;
+    bool imagenet_;
+    int k_;
+    Param* conv_p_;
+    std::unique_ptr<BatchNorm> bn_;
+    std::unique_ptr<Conv> conv_;
+    Buffer z_, dz_;
+};
+
+// ------------------------------------------------------------------ dense layer
+class DenseLayer : public Module {
+public:
+    DenseLayer(const Plan& p, const PlanOp& op, WeightStore::Impl& w, std::vector<Param*>& reg,
+               std::vector<std::unique_ptr<Param>>& own, int index)
+        : index_(index) {
+        int b = p.buffer_index(op.str("block"));
+        blk_ = p.buffers[b];
+        bi_ = b;
+        cin_ = op.integer("cin");
+        k_ = op.integer("k");
+        width_ = op.integer("width");
+        drop_ = std::stof(op.str("drop", "0"));
+        DN_CHECK(cin_ > 0 && k_ > 0 && width_ > 0 && cin_ + k_ <= blk_.c, "plan line ", op.line,
+                 ": dense layer channels outside its block buffer");
+        DN_CHECK(drop_ >= 0 && drop_ < 1, "plan line ", op.line, ": drop must be in [0, 1)");
+        std::string pre = op.str("prefix");
+        bn1_ = std::make_unique<BatchNorm>(w, pre + ".norm1", cin_, reg, own);
+        w1_ = conv_param(w, pre + ".conv1.weight", {width_, cin_, 1, 1}, reg, own);
+        bn2_ = std::make_unique<BatchNorm>(w, pre + ".norm2", width_, reg, own);
+        w2_ = conv_param(w, pre + ".conv2.weight", {k_, width_, 3, 3}, reg, own);
+        name_ = pre;
+    }
+    void needs(int64_t n, bool naive, Needs& nd) const override {
+        size_t m = static_cast<size_t>(n * blk_.pixels());
+        nd.max_into(nd.chunk, static_cast<size_t>(chunk_rows(static_cast<int64_t>(m), cin_)) * cin_);
+        nd.max_into(nd.db, m * width_);
+        nd.max_into(nd.da, m * cin_);
+        nd.max_into(nd.fresh, m * k_);
+        if (naive) {
+            nd.own += m * cin_ + 2 * m * width_;
+        } else {
+            nd.max_into(nd.bpre, m * width_);
+            nd.max_into(nd.b, m * width_);
+        }
+    }
+    void prepare(Ctx& c, size_t& sp) override {
+        if (!conv2_) conv2_ = std::make_unique<Conv>(width_, k_, 3, 1, 1, w2_->p, w2_->grad.data());
+        conv2_->prepare(c, blk_.h, blk_.w, blk_.h, blk_.w, true);
+        sp = std::max(sp, conv2_->scratchpad_bytes());
+        size_t m = static_cast<size_t>(c.n * blk_.pixels());
+        if (c.naive) {
+            a_.resize(m * cin_);
+            bpre_.resize(m * width_);
+            b_.resize(m * width_);
+        } else {
+            a_.reset();
+            bpre_.reset();
+            b_.reset();
+        }
+    }
+
+    /** Bpre = conv1(relu(bn1(X))), chunk by chunk (naive: keeping each chunk of A). */
+    void bottleneck(Ctx& c, float* bpre) {
+        const float* x = c.act[bi_];
+        int64_t rows = c.n * blk_.pixels(), t = chunk_rows(rows, cin_);
+        for (int64_t r0 = 0; r0 < rows; r0 += t) {
+            int64_t len = std::min(t, rows - r0);
+            float* a = c.naive ? a_.data() + r0 * cin_ : c.chunk;
+            bn_relu_rows(x + r0 * blk_.c, blk_.c, len, cin_, bn1_->scale(), bn1_->shift(), a, cin_);
+            gemm('N', 'T', len, width_, cin_, a, cin_, w1_->p, cin_, 0.0f, bpre + r0 * width_, width_);
+        }
+    }
+
+    void forward(Ctx& c) override {
+        float* x = c.act[bi_];
+        int64_t rows = c.n * blk_.pixels();
+        bn1_->forward(x, blk_.c, rows);
+        float* bpre = c.naive ? bpre_.data() : c.bpre;
+        float* b = c.naive ? b_.data() : c.b;
+        bottleneck(c, bpre);
+        bn2_->forward(bpre, width_, rows);
+        bn_relu_rows(bpre, width_, rows, width_, bn2_->scale(), bn2_->shift(), b, width_);
+        conv2_->forward(c, b, c.fresh);
+        dropout(c.fresh, k_, rows, k_, drop_, seed(c));
+        copy_rows(c.fresh, k_, rows, k_, x + cin_, blk_.c);
+    }
+
+    void backward(Ctx& c) override {
+        float* x = c.act[bi_];
+        float* g = c.grad[bi_];
+        int64_t rows = c.n * blk_.pixels();
+        copy_rows(g + cin_, blk_.c, rows, k_, c.fresh, k_);
+        dropout(c.fresh, k_, rows, k_, drop_, seed(c));  // same mask: d(mask * y / (1-p)) = mask * dy / (1-p)
+        float* bpre = c.naive ? bpre_.data() : c.bpre;
+        float* b = c.naive ? b_.data() : c.b;
+        if (!c.naive) {  // recompute (Pleiss et al.): running statistics are not touched
+            bottleneck(c, bpre);
+            bn_relu_rows(bpre, width_, rows, width_, bn2_->scale(), bn2_->shift(), b, width_);
+        }
+        conv2_->backward_weights(c, b, c.fresh);
+        conv2_->backward_data(c, c.fresh, c.db);
+        GradIn d2;
+        d2.g = c.db;
+        d2.ldg = width_;
+        bn2_->backward(bpre, width_, rows, d2, c.db, width_, false);  // dBpre, in place
+        gemm('N', 'N', rows, cin_, width_, c.db, width_, w1_->p, cin_, 0.0f, c.da, cin_);
+        int64_t t = chunk_rows(rows, cin_);
+        for (int64_t r0 = 0; r0 < rows; r0 += t) {
+            int64_t len = std::min(t, rows - r0);
+            const float* a = c.naive ? a_.data() + r0 * cin_ : c.chunk;
+            if (!c.naive)
+                bn_relu_rows(x + r0 * blk_.c, blk_.c, len, cin_, bn1_->scale(), bn1_->shift(), c.chunk, cin_);
+            gemm('T', 'N', width_, cin_, len, c.db + r0 * width_, width_, a, cin_, r0 == 0 ? 0.0f : 1.0f, w1_->grad.data(),
+                 cin_);
+        }
+        GradIn d1;
+        d1.g = c.da;
+        d1.ldg = cin_;
+        bn1_->backward(x, blk_.c, rows, d1, g, blk_.c, true);
+    }
+
+    std::string describe() const override {
+        return "dense_layer " + name_ + " (" + std::to_string(cin_) + " -> +" + std::to_string(k_) + ") [" +
+               (conv2_ ? conv2_->impl() : "") + "]";
+    }
+
+private:
+    uint64_t seed(const Ctx& c) const { return mix64(c.seed ^ mix64(static_cast<uint64_t>(index_) + 1)); }
+
+    int index_, bi_, cin_, k_, width_;
+    float drop_;
+    PlanBuffer blk_;
+    std::string name_;
+    std::unique_ptr<BatchNorm> bn1_, bn2_;
+    Param* w1_;
+    Param* w2_;
+    std::unique_ptr<Conv> conv2_;
+    Buffer a_, bpre_, b_;
+};
+
+// ------------------------------------------------------------------ transition
+class Transition : public Module {
+public:
+    Transition(const Plan& p, const PlanOp& op, WeightStore::Impl& w, std::vector<Param*>& reg,
+               std::vector<std::unique_ptr<Param>>& own)
+        : src_(view(p, op, "src")), dst_(view(p, op, "dst")) {
+        DN_CHECK(src_.off == 0 && src_.len == src_.decl.c, "plan line ", op.line, ": a transition reads a whole block");
+        DN_CHECK(dst_.decl.h == src_.decl.h / 2 && dst_.decl.w == src_.decl.w / 2 && dst_.decl.h > 0,
+                 "plan line ", op.line, ": transition output size mismatch");
+        std::string pre = op.str("prefix");
+        bn_ = std::make_unique<BatchNorm>(w, pre + ".norm", src_.len, reg, own);
+        w_ = conv_param(w, pre + ".conv.weight", {dst_.len, src_.len, 1, 1}, reg, own);
+    }
+    void needs(int64_t n, bool, Needs& nd) const override {
+        size_t mp = static_cast<size_t>(n * dst_.decl.pixels());
+        nd.max_into(nd.chunk, static_cast<size_t>(chunk_rows(static_cast<int64_t>(mp), src_.len)) * src_.len);
+        nd.max_into(nd.da, mp * src_.len);
+    }
+    void prepare(Ctx&, size_t&) override {}
+
+    void pooled_chunk(Ctx& c, int64_t r0, int64_t len) {
+        bn_relu_avgpool2_rows(c.act[src_.b], src_.decl.h, src_.decl.w, src_.decl.c, dst_.decl.h, dst_.decl.w, r0, len,
+                              src_.len, bn_->scale(), bn_->shift(), c.chunk);
+    }
+    void forward(Ctx& c) override {
+        int cin = src_.len, cout = dst_.len;
+        bn_->forward(c.act[src_.b], src_.decl.c, c.n * src_.decl.pixels());
+        int64_t rows = c.n * dst_.decl.pixels(), t = chunk_rows(rows, cin);
+        float* out = c.act[dst_.b] + dst_.off;
+        for (int64_t r0 = 0; r0 < rows; r0 += t) {
+            int64_t len = std::min(t, rows - r0);
+            pooled_chunk(c, r0, len);
+            gemm('N', 'T', len, cout, cin, c.chunk, cin, w_->p, cin, 0.0f, out + r0 * dst_.decl.c, dst_.decl.c);
+        }
+    }
+    void backward(Ctx& c) override {
+        int cin = src_.len, cout = dst_.len;
+        int64_t rows = c.n * dst_.decl.pixels(), t = chunk_rows(rows, cin);
+        const float* g = c.grad[dst_.b] + dst_.off;
+        gemm('N', 'N', rows, cin, cout, g, dst_.decl.c, w_->p, cin, 0.0f, c.da, cin);
+        for (int64_t r0 = 0; r0 < rows; r0 += t) {
+            int64_t len = std::min(t, rows - r0);
+            pooled_chunk(c, r0, len);
+            gemm('T', 'N', cout, cin, len, g + r0 * dst_.decl.c, dst_.decl.c, c.chunk, cin, r0 == 0 ? 0.0f : 1.0f,
+                 w_->grad.data(), cin);
+        }
+        GradIn d;
+        d.kind = GradIn::POOL2;
+        d.g = c.da;
+        d.ldg = cin;
+        d.H = src_.decl.h;
+        d.W = src_.decl.w;
+        bn_->backward(c.act[src_.b], src_.decl.c, c.n * src_.decl.pixels(), d, c.grad[src_.b], src_.decl.c, false);
+    }
+    std::string describe() const override { return "transition " + src_.decl.name + " -> " + dst_.decl.name; }
+
+private:
+    View src_, dst_;
+    std::unique_ptr<BatchNorm> bn_;
+    Param* w_;
+};
+
+// ------------------------------------------------------------------ head
+class Head : public Module {
+public:
+    Head(const Plan& p, const PlanOp& op, WeightStore::Impl& w, std::vector<Param*>& reg,
+         std::vector<std::unique_ptr<Param>>& own)
+        : src_(view(p, op, "src")) {
+        classes_ = op.integer("classes");
+        int C = src_.decl.c;
+        bn_ = std::make_unique<BatchNorm>(w, op.str("bn"), C, reg, own);
+        std::string fc = op.str("fc");
+        w_ = conv_param(w, fc + ".weight", {classes_, C}, reg, own);
+        b_ = conv_param(w, fc + ".bias", {classes_}, reg, own);
+    }
+    int classes() const { return classes_; }
+    void needs(int64_t n, bool, Needs& nd) const override {
+        nd.own += static_cast<size_t>(n) * (2 * src_.decl.c + 2 * classes_);
+    }
+    void prepare(Ctx& c, size_t&) override {
+        pooled_.resize(static_cast<size_t>(c.n * src_.decl.c));
+        dpooled_.resize(pooled_.size());
+        logits_.resize(static_cast<size_t>(c.n * classes_));
+        dlogits_.resize(logits_.size());
+    }
+    void forward(Ctx& c) override {
+        int C = src_.decl.c;
+        const float* x = c.act[src_.b];
+        int64_t hw = src_.decl.pixels();
+        bn_->forward(x, C, c.n * hw);
+        bn_relu_gap(x, c.n, hw, C, C, bn_->scale(), bn_->shift(), pooled_.data());
+        gemm('N', 'T', c.n, classes_, C, pooled_.data(), C, w_->p, C, 0.0f, logits_.data(), classes_);
+        for (int64_t i = 0; i < c.n; i++)
+            for (int j = 0; j < classes_; j++) logits_.data()[i * classes_ + j] += b_->p[j];
+        for (int64_t i = 0; i < c.n; i++)
+            DN_CHECK(c.labels[i] >= 0 && c.labels[i] < classes_, "label ", c.labels[i], " of sample ", i,
+                     " is outside [0, ", classes_, ")");
+        c.loss = softmax_cross_entropy(logits_.data(), c.labels, c.n, classes_, dlogits_.data());
+        if (c.logits_out) std::memcpy(c.logits_out, logits_.data(), logits_.size() * sizeof(float));
+    }
+    void backward(Ctx& c) override {
+        int C = src_.decl.c;
+        gemm('T', 'N', classes_, C, c.n, dlogits_.data(), classes_, pooled_.data(), C, 0.0f, w_->grad.data(), C);
+        for (int j = 0; j < classes_; j++) {
+            float s = 0;
+            for (int64_t i = 0; i < c.n; i++) s += dlogits_.data()[i * classes_ + j];
+            b_->grad.data()[j] = s;
+        }
+        gemm('N', 'N', c.n, C, classes_, dlogits_.data(), classes_, w_->p, C, 0.0f, dpooled_.data(), C);
+        GradIn d;
+        d.kind = GradIn::GAP;
+        d.g = dpooled_.data();
+        d.ldg = C;
+        d.H = src_.decl.h;
+        d.W = src_.decl.w;
+        bn_->backward(c.act[src_.b], C, c.n * src_.decl.pixels(), d, c.grad[src_.b], C, false);
+    }
+    std::string describe() const override {
+        return "head " + src_.decl.name + " -> " + std::to_string(classes_) + " logits, cross-entropy";
+    }
+
+private:
+    View src_;
+    int classes_;
+    std::unique_ptr<BatchNorm> bn_;
+    Param* w_;
+    Param* b_;
+    Buffer pooled_, dpooled_, logits_, dlogits_;
+};
+
+}  // namespace
+}  // namespace cpu
+
+struct Trainer::Impl {
+    Plan plan;
+    int threads = 1;
+    bool naive = false;
+    bool has_momentum = false;
+    int classes = 0;
+    std::vector<std::unique_ptr<cpu::Module>> modules;
+    cpu::ToNhwc* to_nhwc = nullptr;
+    std::vector<cpu::Param*> params;
+    std::vector<std::unique_ptr<cpu::Param>> owned;
+    std::vector<bool> is_block;  // per plan buffer: has a gradient buffer
+    cpu::Ctx ctx;
+    Buffer acts, grads, chunk, bpre, b, db, da, fresh, scratchpad;
+
+    void build(WeightStore::Impl& w) {
+        int layer = 0;
+        is_block.assign(plan.buffers.size(), false);
+        for (const PlanOp& op : plan.ops) {
+            if (op.type == "to_nhwc") {
+                auto m = std::make_unique<cpu::ToNhwc>(plan, op);
+                to_nhwc = m.get();
+                modules.push_back(std::move(m));
+            } else if (op.type == "stem") {
+                modules.push_back(std::make_unique<cpu::Stem>(plan, op, w, params, owned));
+                is_block[plan.buffer_index(op.slice("dst").buf)] = true;
+            } else if (op.type == "dense_layer") {
+                modules.push_back(std::make_unique<cpu::DenseLayer>(plan, op, w, params, owned, layer++));
+                is_block[plan.buffer_index(op.str("block"))] = true;
+            } else if (op.type == "transition") {
+                modules.push_back(std::make_unique<cpu::Transition>(plan, op, w, params, owned));
+                is_block[plan.buffer_index(op.slice("src").buf)] = true;
+                is_block[plan.buffer_index(op.slice("dst").buf)] = true;
+            } else if (op.type == "head") {
+                auto h = std::make_unique<cpu::Head>(plan, op, w, params, owned);
+                classes = h->classes();
+                is_block[plan.buffer_index(op.slice("src").buf)] = true;
+                modules.push_back(std::move(h));
+            } else {
+                fail("plan line ", op.line, ": unknown training op '", op.type, "'");
+            }
+        }
+        DN_CHECK(to_nhwc != nullptr && classes > 0, "a training plan needs to_nhwc and a head");
+        for (auto* p : params) {
+            p->grad.resize(static_cast<size_t>(p->numel));
+            p->mom.resize(static_cast<size_t>(p->numel));
+            std::fill(p->mom.data(), p->mom.data() + p->numel, 0.0f);
+        }
+    }
+
+    cpu::Needs needs(int64_t n) const {
+        cpu::Needs nd;
+        for (auto& m : modules) m->needs(n, naive, nd);
+        return nd;
+    }
+
+    size_t act_floats(int64_t n, bool grads_only) const {
+        size_t s = 0;
+        for (size_t i = 0; i < plan.buffers.size(); i++)
+            if (!grads_only || is_block[i]) s += static_cast<size_t>(n * plan.buffers[i].pixels() * plan.buffers[i].c);
+        return s;
+    }
+
+    void prepare(int64_t n) {
+        ctx.n = 0;
+        ctx.naive = naive;
+        acts.resize(act_floats(n, false));
+        grads.resize(act_floats(n, true));
+        ctx.act.assign(plan.buffers.size(), nullptr);
+        ctx.grad.assign(plan.buffers.size(), nullptr);
+        size_t ao = 0, go = 0;
+        for (size_t i = 0; i < plan.buffers.size(); i++) {
+            size_t f = static_cast<size_t>(n * plan.buffers[i].pixels() * plan.buffers[i].c);
+            ctx.act[i] = acts.data() + ao;
+            ao += f;
+            if (is_block[i]) {
+                ctx.grad[i] = grads.data() + go;
+                go += f;
+            }
+        }
+        cpu::Needs nd = needs(n);
+        chunk.resize(nd.chunk);
+        bpre.resize(nd.bpre);
+        b.resize(nd.b);
+        db.resize(nd.db);
+        da.resize(nd.da);
+        fresh.resize(nd.fresh);
+        ctx.chunk = chunk.data();
+        ctx.bpre = bpre.data();
+        ctx.b = b.data();
+        ctx.db = db.data();
+        ctx.da = da.data();
+        ctx.fresh = fresh.data();
+        ctx.n = n;
+        size_t sp = 0;
+        try {
+            for (auto& m : modules) m->prepare(ctx, sp);
+        } catch (...) {
+            ctx.n = 0;
+            throw;
+        }
+        scratchpad.resize(sp / sizeof(float) + 16);
+        ctx.scratchpad = scratchpad.data();
+    }
+
+    cpu::Param* param(const std::string& name) const {
+        for (auto* p : params)
+            if (p->name == name) return p;
+        fail("the trainer has no parameter '", name, "'");
+    }
+};
+
+Trainer::Trainer(const std::string& plan_text, WeightStore* weights, const std::string& device, int threads,
+                 const std::string& memory)
+    : impl(nullptr) {
+    DN_CHECK(weights != nullptr, "Trainer needs a WeightStore");
+    DN_CHECK(device == "cpu", device == "cuda" ? "device cuda: this native library was built without the CUDA backend"
+                                               : "unknown device '" + device + "' (expected cpu or cuda)");
+    DN_CHECK(memory == "efficient" || memory == "naive", "memory mode must be efficient or naive, got '", memory, "'");
+    auto i = std::make_unique<Impl>();
+    i->plan = Plan::parse(plan_text);
+    i->threads = threads > 0 ? threads : omp_get_num_procs();
+    i->naive = memory == "naive";
+    i->build(*weights->impl);
+    impl = i.release();
+}
+
+Trainer::~Trainer() { delete impl; }
+
+double Trainer::forward_backward(const float* input, const int64_t* labels, int64_t n, uint64_t seed, float* logits) {
+    DN_CHECK(input != nullptr && labels != nullptr, "forward_backward: null input or labels");
+    DN_CHECK(n > 0, "forward_backward: batch size must be positive");
+    omp_set_num_threads(impl->threads);
+    if (impl->ctx.n != n) impl->prepare(n);
+    auto& c = impl->ctx;
+    c.seed = seed;
+    c.labels = labels;
+    c.logits_out = logits;
+    impl->to_nhwc->input_ = input;
+    for (auto& m : impl->modules) m->forward(c);
+    for (auto it = impl->modules.rbegin(); it != impl->modules.rend(); ++it) (*it)->backward(c);
+    c.strm.wait();
+    return c.loss;
+}
+
+void Trainer::sgd_step(float lr, float momentum, float weight_decay, bool nesterov) {
+    DN_CHECK(impl->ctx.n > 0, "sgd_step before any forward_backward");
+    omp_set_num_threads(impl->threads);
+    for (auto* p : impl->params)
+        cpu::sgd_update(p->p, p->grad.data(), p->mom.data(), p->numel, lr, momentum, weight_decay, nesterov,
+                        !impl->has_momentum);
+    impl->has_momentum = true;
+}
+
+int64_t Trainer::estimate_bytes(int64_t n) const {
+    cpu::Needs nd = impl->needs(n);
+    size_t f = impl->act_floats(n, false) + impl->act_floats(n, true) + nd.chunk + nd.bpre + nd.b + nd.db + nd.da +
+               nd.fresh + nd.own;
+    for (auto* p : impl->params) f += 2 * static_cast<size_t>(p->numel);
+    return static_cast<int64_t>(f * sizeof(float));
+}
+
+int64_t Trainer::param_count() const { return static_cast<int64_t>(impl->params.size()); }
+std::string Trainer::param_name(int64_t i) const {
+    DN_CHECK(i >= 0 && i < param_count(), "parameter index out of range");
+    return impl->params[i]->name;
+}
+int64_t Trainer::param_numel(int64_t i) const {
+    DN_CHECK(i >= 0 && i < param_count(), "parameter index out of range");
+    return impl->params[i]->numel;
+}
+void Trainer::read_grad(const std::string& name, float* out) const {
+    cpu::Param* p = impl->param(name);
+    std::memcpy(out, p->grad.data(), static_cast<size_t>(p->numel) * sizeof(float));
+}
+void Trainer::read_momentum(const std::string& name, float* out) const {
+    cpu::Param* p = impl->param(name);
+    std::memcpy(out, p->mom.data(), static_cast<size_t>(p->numel) * sizeof(float));
+}
+void Trainer::write_momentum(const std::string& name, const float* in) {
+    cpu::Param* p = impl->param(name);
+    std::memcpy(p->mom.data(), in, static_cast<size_t>(p->numel) * sizeof(float));
+}
+bool Trainer::has_momentum() const { return impl->has_momentum; }
+void Trainer::set_has_momentum(bool on) { impl->has_momentum = on; }
+
+std::string Trainer::describe() const {
+    std::ostringstream os;
+    os << "cpu trainer, " << (impl->naive ? "naive" : "efficient") << " memory, " << impl->threads << " threads, batch "
+       << impl->ctx.n << "\n";
+    for (auto& m : impl->modules) os << "  " << m->describe() << "\n";
+    return os.str();
+}
+
+}  // namespace dn4j

@@ -1,0 +1,82 @@
+package io.densenet4j.train;
+
+import io.densenet4j.DenseNetConfig;
+import io.densenet4j.io.ConfigJson;
+import io.densenet4j.io.SafeTensors;
+import io.densenet4j.io.StateDict;
+import io.densenet4j.io.StateDicts;
+import io.densenet4j.io.Tensor;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The golden training reference bc-28-fmnist (../shared/golden/README.md): two SGD steps
+ * (lr 0.1, momentum 0.9, Nesterov, weight decay 1e-4) in train mode; relative L2 error per
+ * tensor <= 1e-4; num_batches_tracked exactly 9.
+ */
+class GoldenTrainingTest {
+    static final Path DIR = Path.of("../shared/golden");
+
+    static double relL2(float[] want, float[] got) {
+        assertEquals(want.length, got.length);
+        double num = 0, den = 0;
+        for (int i = 0; i < want.length; i++) {
+            double d = (double) got[i] - want[i];
+            num += d * d;
+            den += (double) want[i] * want[i];
+        }
+        return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+    }
+
+    static void assertRel(float[] want, float[] got, double tol, String what) {
+        double e = relL2(want, got);
+        assertTrue(e <= tol, what + ": relative L2 error " + e + " > " + tol);
+    }
+
+    void runBothSteps(TrainingEngine.Memory memory) {
+        Assumptions.assumeTrue(Files.exists(DIR.resolve("bc-28-fmnist-io.safetensors")), "golden files absent");
+        DenseNetConfig cfg = ConfigJson.read(DIR.resolve("bc-28-fmnist.json"));
+        StateDict init = StateDicts.load(DIR.resolve("bc-28-fmnist.pth"));
+        StateDict io = SafeTensors.read(DIR.resolve("bc-28-fmnist-io.safetensors")).tensors();
+        float[] x = io.require("input").floats();
+        long[] y = io.require("labels").longs();
+        try (TrainingEngine t = TrainingEngine.create(cfg, init, 28, 28, memory, 2, 8)) {
+            float[] logits = new float[8 * 10];
+            double loss = t.forwardBackward(x, y, 8, 0, logits);
+            assertRel(io.require("step1.loss").floats(), new float[] {(float) loss}, 1e-4, "step1.loss");
+            assertRel(io.require("step1.logits").floats(), logits, 1e-4, "step1.logits");
+            int grads = 0;
+            for (String name : t.parameterNames()) {
+                assertRel(io.require("step1.grad." + name).floats(), t.gradient(name), 1e-4, "step1.grad." + name);
+                grads++;
+            }
+            assertEquals(t.network().stateDictShapes().all().keySet().stream().filter(k -> t.network().stateDictShapes().isLearnable(k)).count(),
+                    grads, "one gradient per parameter");
+            t.sgdStep(0.1f, 0.9f, 1e-4f, true);
+            t.forwardBackward(x, y, 8, 0, null);
+            t.sgdStep(0.1f, 0.9f, 1e-4f, true);
+            StateDict after = t.stateDict();
+            for (String k : after.keys()) {
+                Tensor want = io.require("step2.state." + k);
+                if (k.endsWith("num_batches_tracked")) {
+                    assertEquals(9L, after.get(k).longs()[0], k);
+                    assertEquals(want.longs()[0], after.get(k).longs()[0], k);
+                } else {
+                    assertRel(want.floats(), after.get(k).floats(), 1e-4, "step2.state." + k);
+                }
+            }
+        }
+    }
+
+    @Test
+    void efficientModeMatchesPyTorch() { runBothSteps(TrainingEngine.Memory.EFFICIENT); }
+
+    @Test
+    void naiveModeMatchesPyTorch() { runBothSteps(TrainingEngine.Memory.NAIVE); }
+}
