@@ -268,6 +268,11 @@ public final class BatchLoader implements Iterable<Batch>, AutoCloseable {
         return pending;
     }
 
+    /** @return whether the background thread is still running (for tests) */
+    boolean workerAlive() {
+        return worker.isAlive();
+    }
+
     /** Stops the background thread (waiting for it briefly) and drops prepared batches. */
     @Override
     public void close() {
