@@ -238,7 +238,8 @@ public:
         bool prologue = in_scale_.size() != 0;
         if (prologue) {
             // a chunk of the prologue's output stays around 1.5 MB: cache resident
-            int64_t t = std::max<int64_t>(64, (int64_t{3} << 17) / cin_);
+            static const int64_t target = getenv("DN4J_CHUNK_FLOATS") ? atoll(getenv("DN4J_CHUNK_FLOATS")) : (int64_t{3} << 17);
+            int64_t t = std::max<int64_t>(64, target / cin_);
             int64_t nch = (rows_ + t - 1) / t;
             chunk_ = std::min<int64_t>(rows_, ((rows_ + nch - 1) / nch + 7) / 8 * 8);
             needs.chunk_floats = std::max(needs.chunk_floats, static_cast<size_t>(chunk_ * cin_));

@@ -7,6 +7,7 @@ import io.densenet4j.Predictor;
 import io.densenet4j.internal.NativeLibrary;
 import io.densenet4j.io.StateDict;
 import io.densenet4j.io.StateDicts;
+import io.densenet4j.train.TrainingEngine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -41,6 +42,12 @@ final class BenchCommand implements Runnable {
     @Option(names = "--json", description = "print one JSON object instead of key=value")
     boolean json;
 
+    @Option(names = "--train", description = "time training steps (forward, backward, SGD) instead of inference")
+    boolean train;
+
+    @Option(names = "--memory", description = "with --train: efficient (default) or naive")
+    String memory = "efficient";
+
     @Override
     public void run() {
         if (batch <= 0) throw new IllegalArgumentException("--batch must be positive, got " + batch);
@@ -59,6 +66,11 @@ final class BenchCommand implements Runnable {
         float[] x = new float[Math.multiplyExact(batch * cfg.inChannels(), side * side)];
         SplittableRandom rng = new SplittableRandom(7);
         for (int i = 0; i < x.length; i++) x[i] = (float) (rng.nextDouble() * 2 - 1);
+        if (train) {
+            benchTrain(cfg, sd, x, side);
+            return;
+        }
+        if (!memory.equals("efficient")) throw new IllegalArgumentException("--memory applies to --train only");
         try (Predictor p = Predictor.create(cfg, sd, run.options())) {
             sd = null;
             for (int i = 0; i < Math.max(1, warmup); i++) p.forward(x, batch, side, side);
@@ -84,6 +96,34 @@ final class BenchCommand implements Runnable {
                         "arch=%s batch=%d image=%d threads=%s device=%s batches=%d img_per_s=%.2f ms_per_batch=%.3f peak_native_bytes=%d peak_rss_bytes=%d",
                         name(), batch, side, threads, p.device(), batches, ips, 1000 * elapsed / batches, peak, rss));
             }
+        }
+    }
+
+    private void benchTrain(DenseNetConfig cfg, StateDict sd, float[] x, int side) {
+        TrainingEngine.Memory mode = TrainingEngine.Memory.parse(memory);
+        long[] y = new long[batch];
+        for (int i = 0; i < batch; i++) y[i] = i % cfg.numClasses();
+        try (TrainingEngine t = TrainingEngine.create(cfg, sd, side, side, mode, run.threads, batch)) {
+            for (int i = 0; i < Math.max(1, warmup); i++) {
+                t.forwardBackward(x, y, batch, i, null);
+                t.sgdStep(0.01f, 0.9f, 1e-4f, true);
+            }
+            long t0 = System.nanoTime();
+            long deadline = t0 + (long) (seconds * 1e9);
+            int steps = 0;
+            do {
+                t.forwardBackward(x, y, batch, steps, null);
+                t.sgdStep(0.01f, 0.9f, 1e-4f, true);
+                steps++;
+            } while (System.nanoTime() < deadline);
+            double elapsed = (System.nanoTime() - t0) / 1e9;
+            long peak = NativeLibrary.nativeBytesPeak();
+            String fmt = json
+                    ? "{\"arch\":\"%s\",\"train\":true,\"memory\":\"%s\",\"batch\":%d,\"image\":%d,\"depth\":%d,\"steps\":%d,\"ms_per_step\":%.1f,"
+                            + "\"img_per_s\":%.2f,\"peak_native_bytes\":%d,\"estimate_bytes\":%d,\"peak_rss_bytes\":%d}"
+                    : "arch=%s train=true memory=%s batch=%d image=%d depth=%d steps=%d ms_per_step=%.1f img_per_s=%.2f peak_native_bytes=%d estimate_bytes=%d peak_rss_bytes=%d";
+            System.out.println(String.format(Locale.ROOT, fmt, name(), mode.id(), batch, side, new DenseNet(cfg).depth(), steps,
+                    1000 * elapsed / steps, steps * batch / elapsed, peak, t.estimateBytes(batch), peakRss()));
         }
     }
 

@@ -14,7 +14,8 @@ import java.io.UncheckedIOException;
  */
 @Command(name = "densenet4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "DenseNet inference on a fused native core (Huang et al., CVPR 2017).",
-        subcommands = {InfoCommand.class, ForwardCommand.class, PredictCommand.class, BenchCommand.class, PlanCommand.class})
+        subcommands = {InfoCommand.class, ForwardCommand.class, PredictCommand.class, TrainCommand.class, EvaluateCommand.class,
+                BenchCommand.class, PlanCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
         System.exit(run(args));

@@ -1,0 +1,65 @@
+package io.densenet4j.cli;
+
+import io.densenet4j.ArchitectureInference;
+import io.densenet4j.DenseNetConfig;
+import io.densenet4j.Predictor;
+import io.densenet4j.data.Dataset;
+import io.densenet4j.data.Datasets;
+import io.densenet4j.data.Normalization;
+import io.densenet4j.io.SafeTensors;
+import io.densenet4j.io.StateDict;
+import io.densenet4j.io.StateDicts;
+import io.densenet4j.io.WeightsFormat;
+import io.densenet4j.train.Checkpoint;
+import io.densenet4j.train.Evaluation;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+/** {@code evaluate}: accuracy, per-class accuracy and the confusion matrix on a dataset's test split. */
+@Command(name = "evaluate", description = "Accuracy, per-class accuracy and confusion matrix of weights (or a checkpoint) on a dataset.")
+final class EvaluateCommand implements Runnable {
+    @Mixin ArchOptions arch;
+    @Mixin RunOptions run;
+
+    @Option(names = "--weights", required = true, description = "checkpoint or weights (.pth / .safetensors)")
+    Path weights;
+
+    @Option(names = "--dataset", description = "dataset spec (default fashion-mnist); its test split is used")
+    String dataset = "fashion-mnist";
+
+    @Option(names = "--data-dir", description = "where the dataset's files are")
+    Path dataDir;
+
+    @Option(names = "--batch", description = "batch size (default 250)")
+    int batch = 250;
+
+    @Override
+    public void run() {
+        if (batch <= 0) throw new IllegalArgumentException("--batch must be positive");
+        Dataset test = Datasets.open(dataset, dataDir, false);
+        Map<String, String> meta = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS ? SafeTensors.read(weights).metadata() : Map.of();
+        Normalization norm;
+        DenseNetConfig cfg = arch.resolve();
+        StateDict sd;
+        if (Checkpoint.isCheckpoint(meta)) {
+            Checkpoint ck = Checkpoint.read(weights);
+            sd = ck.model();
+            if (cfg == null) cfg = ck.config();
+            norm = ck.normalization();
+        } else {
+            sd = StateDicts.load(weights);
+            if (cfg == null) cfg = ArchitectureInference.infer(sd);
+            norm = Normalization.compute(Datasets.open(dataset, dataDir, true));
+            System.err.println("weights carry no normalisation; using the training split's: " + norm);
+        }
+        try (Predictor p = Predictor.create(cfg, sd, run.options())) {
+            int h = test.height(), w = test.width();
+            Evaluation e = Evaluation.run((x, n) -> p.forward(x, n, h, w), test, norm, batch);
+            System.out.print(e.report());
+        }
+    }
+}

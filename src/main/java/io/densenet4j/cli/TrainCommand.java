@@ -1,0 +1,208 @@
+package io.densenet4j.cli;
+
+import io.densenet4j.DenseNet;
+import io.densenet4j.DenseNetConfig;
+import io.densenet4j.DenseNets;
+import io.densenet4j.Initializers;
+import io.densenet4j.data.Dataset;
+import io.densenet4j.data.Datasets;
+import io.densenet4j.data.Normalization;
+import io.densenet4j.data.TensorFileDataset;
+import io.densenet4j.io.StateDict;
+import io.densenet4j.io.StateDicts;
+import io.densenet4j.io.Tensor;
+import io.densenet4j.train.Checkpoint;
+import io.densenet4j.train.Evaluation;
+import io.densenet4j.train.Schedule;
+import io.densenet4j.train.TrainSettings;
+import io.densenet4j.train.Trainer;
+import io.densenet4j.train.TrainingEngine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Locale;
+
+/** {@code train}: SGD on a dataset, with the defaults of the README's main job (Fashion-MNIST). */
+@Command(name = "train", description = "Train a DenseNet (memory-efficient, Pleiss et al. 2017) on a dataset; evaluate each epoch; checkpoint.")
+final class TrainCommand implements Runnable {
+    static final int DEFAULT_DEPTH = 40;
+    static final int DEFAULT_EPOCHS = 1;
+
+    @Mixin ArchOptions arch;
+
+    @Option(names = "--dataset", description = "fashion-mnist (default), mnist, cifar10, cifar100, folder:DIR or tensors:FILE")
+    String dataset = "fashion-mnist";
+
+    @Option(names = "--data-dir", description = "where the dataset's files are (default: Debian's share folder for (fashion-)mnist)")
+    Path dataDir;
+
+    @Option(names = "--test-dataset", description = "test split as another dataset spec (for datasets without one)")
+    String testDataset;
+
+    @Option(names = "--val-split", description = "hold out this fraction of the training set as the test split")
+    Double valSplit;
+
+    @Option(names = "--weights", description = "initial weights (fine-tuning); a classifier of another class count is re-initialised")
+    Path weights;
+
+    @Option(names = "--epochs", description = "epochs (default " + DEFAULT_EPOCHS + ")")
+    int epochs = DEFAULT_EPOCHS;
+
+    @Option(names = "--batch", description = "batch size (default 64)")
+    int batch = 64;
+
+    @Option(names = "--lr", description = "base learning rate (default 0.1)")
+    double lr = 0.1;
+
+    @Option(names = "--schedule", description = "step (/10 at 50%% and 75%%), cosine (default) or constant")
+    String schedule = "cosine";
+
+    @Option(names = "--momentum", description = "SGD momentum (default 0.9)")
+    double momentum = 0.9;
+
+    @Option(names = "--nesterov", negatable = true, description = "Nesterov momentum (default on; --no-nesterov)")
+    boolean nesterov = true;
+
+    @Option(names = "--weight-decay", description = "weight decay (default 1e-4)")
+    double weightDecay = 1e-4;
+
+    @Option(names = "--drop-rate", description = "dropout on each dense layer's new features (default 0)")
+    double dropRate = 0;
+
+    @Option(names = "--seed", description = "seed of data order, augmentation and dropout (default 0)")
+    long seed = 0;
+
+    @Option(names = "--out", description = "output folder: checkpoint.safetensors, metrics.csv, plot.png (default runs/DATASET)")
+    Path out;
+
+    @Option(names = "--resume", description = "continue from this checkpoint (its settings and data order)")
+    Path resume;
+
+    @Option(names = "--steps", description = "stop after N SGD steps in all (checkpoint kept for --resume)")
+    long steps = 0;
+
+    @Option(names = "--no-shuffle", description = "keep the dataset order")
+    boolean noShuffle;
+
+    @Option(names = "--no-augment", description = "no random crop / flip")
+    boolean noAugment;
+
+    @Option(names = "--save-state", description = "write the final state_dict (torchvision names) as safetensors here")
+    Path saveState;
+
+    @Option(names = "--memory", description = "efficient (default) or naive")
+    String memory = "efficient";
+
+    @Option(names = "--threads", description = "CPU threads (default: all cores)")
+    int threads = 0;
+
+    @Override
+    public void run() {
+        Checkpoint ck = resume != null ? Checkpoint.read(resume) : null;
+        Dataset train = Datasets.open(dataset, dataDir, true);
+        Dataset test;
+        if (valSplit != null) {
+            Datasets.Split s = Datasets.split(train, valSplit, seed);
+            train = s.train();
+            test = s.validation();
+        } else if (testDataset != null) {
+            test = Datasets.open(testDataset, dataDir, false);
+        } else if (dataset.startsWith("folder:") || dataset.startsWith("tensors:")) {
+            test = null;
+        } else {
+            test = Datasets.open(dataset, dataDir, false);
+        }
+        TrainSettings settings;
+        DenseNetConfig cfg;
+        StateDict init = null;
+        Normalization norm;
+        Path dir = out != null ? out : Path.of("runs", dataset.replaceAll("[^A-Za-z0-9_.-]", "_"));
+        if (ck != null) {
+            settings = ck.settings();
+            cfg = ck.config();
+            norm = ck.normalization();
+            System.err.println("resuming " + resume + " at epoch " + (ck.epoch() + 1) + ", step " + ck.step() + " (its settings apply)");
+            if (out == null) dir = resume.toAbsolutePath().getParent();
+        } else {
+            boolean tensors = train instanceof TensorFileDataset || dataset.startsWith("tensors:");
+            settings = new TrainSettings(epochs, batch, lr, Schedule.parse(schedule), momentum, nesterov, weightDecay, seed, !noShuffle,
+                    !noAugment && !tensors, TrainingEngine.Memory.parse(memory), threads, steps);
+            cfg = config(train);
+            if (dropRate != 0) cfg = cfg.withDropRate(dropRate);
+            init = weights != null ? fineTuneStart(cfg) : Initializers.torchvision(new DenseNet(cfg), seed);
+            norm = Normalization.compute(train);
+        }
+        if (ck != null && steps > 0) settings = withSteps(settings, steps);
+        System.err.println(String.format(Locale.ROOT, "training %s on %s (%d images, %dx%dx%d, %d classes), %d epochs, batch %d, %s memory -> %s",
+                cfg, dataset, train.size(), train.channels(), train.height(), train.width(), train.numClasses(), settings.epochs(),
+                settings.batch(), settings.memory().id(), dir));
+        Trainer.Result r = new Trainer(cfg, settings, train, test, norm, dir, System.err).run(init, ck);
+        if (saveState != null) {
+            Trainer.saveState(r.state(), saveState);
+            System.out.println("wrote state_dict to " + saveState);
+        }
+        if (r.stoppedEarly()) return;
+        if (r.test() != null) {
+            Evaluation e = r.test();
+            System.out.println(String.format(Locale.ROOT, "test accuracy: %.4f (%d/%d)", e.accuracy(), e.correct(), e.samples()));
+            printSamples(r.state(), cfg, test, norm, settings.threads());
+        }
+        System.out.println("checkpoint: " + dir.resolve(Trainer.CHECKPOINT));
+    }
+
+    private static TrainSettings withSteps(TrainSettings s, long steps) {
+        return new TrainSettings(s.epochs(), s.batch(), s.lr(), s.schedule(), s.momentum(), s.nesterov(), s.weightDecay(), s.seed(),
+                s.shuffle(), s.augment(), s.memory(), s.threads(), steps);
+    }
+
+    private DenseNetConfig config(Dataset train) {
+        DenseNetConfig c = arch.resolve();
+        if (c == null && weights != null) c = io.densenet4j.ArchitectureInference.infer(StateDicts.load(weights));
+        if (c == null) c = DenseNets.densenetBC(DEFAULT_DEPTH, 12, train.channels(), train.numClasses());
+        if (arch.inChannels == null) c = c.withInChannels(train.channels());
+        if (arch.numClasses == null) c = c.withNumClasses(train.numClasses());
+        return c;
+    }
+
+    /** Weights to fine-tune from: the classifier is re-initialised when the class count differs. */
+    private StateDict fineTuneStart(DenseNetConfig cfg) {
+        StateDict sd = StateDicts.load(weights);
+        Tensor conv0 = sd.get("features.conv0.weight");
+        if (conv0 != null && conv0.rank() == 4 && conv0.dim(1) != cfg.inChannels()) {
+            throw new IllegalArgumentException("--weights " + weights + " take " + conv0.dim(1) + " input channels, the dataset has "
+                    + cfg.inChannels() + " (convert the data or train from scratch)");
+        }
+        Tensor fc = sd.get("classifier.weight");
+        if (fc != null && fc.rank() == 2 && fc.dim(0) != cfg.numClasses()) {
+            StateDict fresh = Initializers.torchvision(new DenseNet(cfg), seed);
+            sd.put("classifier.weight", fresh.require("classifier.weight"));
+            sd.put("classifier.bias", fresh.require("classifier.bias"));
+            System.err.println("classifier re-initialised: the weights have " + fc.dim(0) + " classes, the dataset " + cfg.numClasses());
+        }
+        return sd;
+    }
+
+    /** Classifies the first test images with the trained model and prints them beside their labels. */
+    private static void printSamples(StateDict state, DenseNetConfig cfg, Dataset test, Normalization norm, int threads) {
+        int n = Math.min(8, test.size());
+        int c = test.channels(), h = test.height(), w = test.width();
+        float[] x = new float[n * c * h * w];
+        for (int i = 0; i < n; i++) {
+            test.image(i, x, i * c * h * w);
+            norm.apply(x, i * c * h * w, h, w);
+        }
+        try (io.densenet4j.Predictor p = io.densenet4j.Predictor.create(cfg, state, new io.densenet4j.Predictor.Options("cpu", threads))) {
+            float[] logits = p.forward(x, n, h, w);
+            System.out.println("sample test images:");
+            for (int i = 0; i < n; i++) {
+                float[] prob = PredictCommand.softmax(logits, i * cfg.numClasses(), cfg.numClasses());
+                int best = PredictCommand.topK(prob, 1)[0];
+                String truth = test.classNames().get(test.label(i));
+                System.out.println(String.format(Locale.ROOT, "  test[%d]: %-12s %5.1f%%  (true: %s)%s", i, test.classNames().get(best),
+                        100 * prob[best], truth, best == test.label(i) ? "" : "  <- wrong"));
+            }
+        }
+    }
+}

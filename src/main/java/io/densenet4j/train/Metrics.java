@@ -1,0 +1,88 @@
+package io.densenet4j.train;
+
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/** Per-epoch metrics: {@code metrics.csv} and a PNG plot of the loss and accuracy curves (XChart). */
+public final class Metrics {
+    /** One epoch's figures; accuracies in [0, 1], losses mean cross-entropy. */
+    public record Row(int epoch, long step, double lr, double trainLoss, double trainAccuracy, double testLoss, double testAccuracy,
+                      double imagesPerSecond, double seconds) {}
+
+    public static final String HEADER = "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,img_per_s,seconds";
+    private final List<Row> rows = new ArrayList<>();
+
+    public void add(Row r) { rows.add(r); }
+    public List<Row> rows() { return rows; }
+
+    /** Reads rows written earlier (for a resumed run), ignoring a missing file. */
+    public static Metrics read(Path csv) {
+        Metrics m = new Metrics();
+        if (!Files.exists(csv)) return m;
+        try {
+            for (String line : Files.readAllLines(csv)) {
+                if (line.isBlank() || line.startsWith("epoch")) continue;
+                String[] p = line.split(",");
+                m.add(new Row(Integer.parseInt(p[0]), Long.parseLong(p[1]), Double.parseDouble(p[2]), Double.parseDouble(p[3]),
+                        Double.parseDouble(p[4]), Double.parseDouble(p[5]), Double.parseDouble(p[6]), Double.parseDouble(p[7]),
+                        Double.parseDouble(p[8])));
+            }
+        } catch (IOException | RuntimeException e) {
+            throw new IllegalArgumentException(csv + ": unreadable metrics (" + e.getMessage() + ")");
+        }
+        return m;
+    }
+
+    /** Writes metrics.csv (atomically) and plot.png into {@code dir}. */
+    public void write(Path dir) {
+        StringBuilder sb = new StringBuilder(HEADER).append('\n');
+        for (Row r : rows) {
+            sb.append(String.format(Locale.ROOT, "%d,%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.2f,%.1f%n", r.epoch, r.step, r.lr, r.trainLoss,
+                    r.trainAccuracy, r.testLoss, r.testAccuracy, r.imagesPerSecond, r.seconds));
+        }
+        try {
+            Path tmp = dir.resolve(".metrics.csv.tmp");
+            Files.writeString(tmp, sb.toString());
+            Files.move(tmp, dir.resolve("metrics.csv"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            if (!rows.isEmpty()) plot(dir.resolve("plot.png"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write metrics to " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void plot(Path png) throws IOException {
+        List<Double> x = new ArrayList<>(), trl = new ArrayList<>(), tel = new ArrayList<>(), tra = new ArrayList<>(), tea = new ArrayList<>();
+        for (Row r : rows) {
+            x.add((double) r.epoch + 1);
+            trl.add(r.trainLoss);
+            tel.add(r.testLoss);
+            tra.add(100 * r.trainAccuracy);
+            tea.add(100 * r.testAccuracy);
+        }
+        XYChart loss = new XYChartBuilder().width(640).height(400).title("Loss").xAxisTitle("epoch").yAxisTitle("cross-entropy").build();
+        loss.addSeries("train", x, trl);
+        loss.addSeries("test", x, tel);
+        XYChart acc = new XYChartBuilder().width(640).height(400).title("Accuracy").xAxisTitle("epoch").yAxisTitle("%").build();
+        acc.addSeries("train", x, tra);
+        acc.addSeries("test", x, tea);
+        java.awt.image.BufferedImage a = BitmapEncoder.getBufferedImage(loss);
+        java.awt.image.BufferedImage b = BitmapEncoder.getBufferedImage(acc);
+        java.awt.image.BufferedImage both = new java.awt.image.BufferedImage(a.getWidth() + b.getWidth(), Math.max(a.getHeight(), b.getHeight()),
+                java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = both.createGraphics();
+        g.drawImage(a, 0, 0, null);
+        g.drawImage(b, a.getWidth(), 0, null);
+        g.dispose();
+        javax.imageio.ImageIO.write(both, "png", png.toFile());
+    }
+}

@@ -1,0 +1,163 @@
+package io.densenet4j.train;
+
+import io.densenet4j.DenseNetConfig;
+import io.densenet4j.data.Batch;
+import io.densenet4j.data.BatchLoader;
+import io.densenet4j.data.Dataset;
+import io.densenet4j.data.Normalization;
+import io.densenet4j.io.SafeTensors;
+import io.densenet4j.io.StateDict;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The training loop: SGD over a dataset for some epochs with a learning-rate schedule,
+ * evaluation on the test split after each epoch, {@code metrics.csv} and {@code plot.png}, and a
+ * {@link Checkpoint} ({@code checkpoint.safetensors}) after each epoch and when stopped by
+ * {@code maxSteps}. Every random draw (data order, augmentation, dropout) is a function of the
+ * seed, the epoch, the step and the sample, so a resumed run continues bit for bit as the
+ * uninterrupted one would have (at the same thread count).
+ */
+public final class Trainer {
+    public static final String CHECKPOINT = "checkpoint.safetensors";
+
+    /** What a run ended with. */
+    public record Result(Evaluation test, long steps, int epochsDone, boolean stoppedEarly, StateDict state) {}
+
+    private final DenseNetConfig config;
+    private final TrainSettings settings;
+    private final Dataset train;
+    private final Dataset test;
+    private final Normalization norm;
+    private final Path out;
+    private final PrintStream log;
+    private boolean progress = true;
+
+    public Trainer(DenseNetConfig config, TrainSettings settings, Dataset train, Dataset test, Normalization norm, Path out, PrintStream log) {
+        if (train.size() < settings.batch()) {
+            throw new IllegalArgumentException("the training set has " + train.size() + " images, fewer than one batch of " + settings.batch());
+        }
+        if (config.inChannels() != train.channels()) {
+            throw new IllegalArgumentException("the network takes " + config.inChannels() + " input channels, the dataset has " + train.channels());
+        }
+        if (config.numClasses() != train.numClasses()) {
+            throw new IllegalArgumentException("the network has " + config.numClasses() + " classes, the dataset " + train.numClasses());
+        }
+        this.config = config;
+        this.settings = settings;
+        this.train = train;
+        this.test = test;
+        this.norm = norm;
+        this.out = out;
+        this.log = log;
+    }
+
+    /** Turns the progress bar off (tests, logs). */
+    public Trainer quiet() {
+        progress = false;
+        return this;
+    }
+
+    /** Starts from {@code init} (torchvision names), or continues {@code resume} when it is not null. */
+    public Result run(StateDict init, Checkpoint resume) {
+        try {
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + out + ": " + e.getMessage(), e);
+        }
+        int h = train.height(), w = train.width();
+        StateDict start = resume != null ? resume.model() : init;
+        int epoch0 = resume != null ? resume.epoch() : 0;
+        int batch0 = resume != null ? resume.batch() : 0;
+        long step = resume != null ? resume.step() : 0;
+        Metrics metrics = resume != null ? Metrics.read(out.resolve("metrics.csv")) : new Metrics();
+        int perEpoch = BatchLoader.batchesPerEpoch(train.size(), settings.batch(), true);
+        long totalSteps = (long) perEpoch * settings.epochs();
+        Evaluation last = null;
+        try (TrainingEngine engine = TrainingEngine.create(config, start, h, w, settings.memory(), settings.threads(), settings.batch())) {
+            if (resume != null) engine.loadMomentumBuffers(resume.momentum());
+            for (int epoch = epoch0; epoch < settings.epochs(); epoch++) {
+                long t0 = System.nanoTime();
+                double lossSum = 0;
+                long seen = 0, correct = 0;
+                double lr = settings.lr();
+                float[] logits = new float[settings.batch() * config.numClasses()];
+                int first = epoch == epoch0 ? batch0 : 0;
+                try (BatchLoader loader = BatchLoader.builder(train, settings.batch()).seed(settings.seed()).epoch(epoch)
+                        .shuffle(settings.shuffle()).augment(settings.augment()).normalization(norm).dropLast(true).startBatch(first).build();
+                     ProgressBar bar = progress ? new ProgressBarBuilder().setTaskName("epoch " + (epoch + 1) + "/" + settings.epochs())
+                             .setInitialMax(perEpoch).setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
+                             .setUpdateIntervalMillis(500).build() : null) {
+                    if (bar != null) bar.stepTo(first);
+                    for (Batch b : loader) {
+                        lr = settings.schedule().rate(settings.lr(), (epoch + (double) b.index() / perEpoch) / settings.epochs());
+                        double loss = engine.forwardBackward(b.input(), b.labels(), b.n(), dropoutSeed(step), logits);
+                        engine.sgdStep((float) lr, (float) settings.momentum(), (float) settings.weightDecay(), settings.nesterov());
+                        step++;
+                        lossSum += loss * b.n();
+                        seen += b.n();
+                        for (int i = 0; i < b.n(); i++) {
+                            if (Evaluation.argmax(logits, i * config.numClasses(), config.numClasses()) == b.labels()[i]) correct++;
+                        }
+                        if (bar != null) {
+                            double secs = (System.nanoTime() - t0) / 1e9;
+                            bar.step();
+                            bar.setExtraMessage(String.format(Locale.ROOT, "loss %.4f acc %.2f%% %.0f img/s", lossSum / seen,
+                                    100.0 * correct / seen, seen / secs));
+                        }
+                        if (!Double.isFinite(loss)) {
+                            throw new IllegalStateException("the loss became " + loss + " at step " + step + " (learning rate " + lr + " too high?)");
+                        }
+                        if (settings.maxSteps() > 0 && step >= settings.maxSteps() && step < totalSteps) {
+                            boolean endOfEpoch = b.index() + 1 == perEpoch;
+                            save(engine, endOfEpoch ? epoch + 1 : epoch, endOfEpoch ? 0 : b.index() + 1, step);
+                            log.println(String.format(Locale.ROOT, "stopped after %d steps (--steps); checkpoint %s", step, out.resolve(CHECKPOINT)));
+                            return new Result(null, step, epoch, true, engine.stateDict());
+                        }
+                    }
+                }
+                double secs = (System.nanoTime() - t0) / 1e9;
+                last = test == null ? null : Evaluation.run(engine::predict, test, norm, settings.batch());
+                metrics.add(new Metrics.Row(epoch, step, lr, seen == 0 ? Double.NaN : lossSum / seen, seen == 0 ? Double.NaN : (double) correct / seen,
+                        last == null ? Double.NaN : last.loss(), last == null ? Double.NaN : last.accuracy(), seen / secs, secs));
+                metrics.write(out);
+                save(engine, epoch + 1, 0, step);
+                log.println(String.format(Locale.ROOT, "epoch %d/%d: train loss %.4f acc %.2f%%, test loss %s acc %s, %.0f img/s, %.0f s",
+                        epoch + 1, settings.epochs(), lossSum / Math.max(1, seen), 100.0 * correct / Math.max(1, seen),
+                        last == null ? "-" : String.format(Locale.ROOT, "%.4f", last.loss()),
+                        last == null ? "-" : String.format(Locale.ROOT, "%.2f%%", 100 * last.accuracy()), seen / secs, secs));
+            }
+            if (last == null && test != null) last = Evaluation.run(engine::predict, test, norm, settings.batch());
+            return new Result(last, step, settings.epochs(), false, engine.stateDict());
+        }
+    }
+
+    /** The dropout masks of step {@code step}: a pure function of the seed and the step. */
+    long dropoutSeed(long step) {
+        long z = settings.seed() * 0x9E3779B97F4A7C15L + step;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        return z ^ (z >>> 31);
+    }
+
+    private void save(TrainingEngine engine, int epoch, int batch, long step) {
+        StateDict model = engine.stateDict();
+        Map<String, float[]> mom = engine.momentumBuffers();
+        List<String> names = train.classNames();
+        new Checkpoint(config, settings, model, mom, epoch, batch, step, norm, names, train.height(), train.width()).write(out.resolve(CHECKPOINT));
+    }
+
+    /** Writes the plain state_dict (torchvision names, no optimizer state) as safetensors. */
+    public static void saveState(StateDict state, Path file) {
+        SafeTensors.write(file, state, Map.of());
+    }
+}
