@@ -9,25 +9,28 @@
 namespace dn4j::cpu {
 namespace {
 
-/** Gradient of the BN-ReLU output at (row, c). */
-inline float grad_at(const GradIn& d, int64_t row, int c) {
+/** Where row `row`'s upstream gradient lives: a channel vector times a factor, or nothing (zero). */
+inline const float* grad_row(const GradIn& d, int64_t row, float* factor) {
     switch (d.kind) {
         case GradIn::DENSE:
-            return d.g[row * d.ldg + c];
+            *factor = 1.0f;
+            return d.g + row * d.ldg;
         case GradIn::POOL2: {
             int64_t hw = static_cast<int64_t>(d.H) * d.W;
             int64_t img = row / hw, rem = row % hw;
             int y = static_cast<int>(rem / d.W), x = static_cast<int>(rem % d.W);
             int ho = d.H / 2, wo = d.W / 2;
-            if (y / 2 >= ho || x / 2 >= wo) return 0.0f;  // rows/cols the floor-mode pool drops
-            return 0.25f * d.g[((img * ho + y / 2) * wo + x / 2) * d.ldg + c];
+            if (y / 2 >= ho || x / 2 >= wo) return nullptr;  // rows/cols the floor-mode pool drops
+            *factor = 0.25f;
+            return d.g + ((img * ho + y / 2) * wo + x / 2) * d.ldg;
         }
         case GradIn::GAP: {
             int64_t hw = static_cast<int64_t>(d.H) * d.W;
-            return d.g[(row / hw) * d.ldg + c] / static_cast<float>(hw);
+            *factor = 1.0f / static_cast<float>(hw);
+            return d.g + (row / hw) * d.ldg;
         }
     }
-    return 0.0f;
+    return nullptr;
 }
 
 inline uint64_t mix(uint64_t z) {
@@ -96,9 +99,13 @@ void bn_relu_backward_reduce(const float* x, int64_t ldx, int64_t rows, int C, c
             int64_t r1 = std::min(rows, r0 + 64);
             for (int64_t r = r0; r < r1; r++) {
                 const float* xr = x + r * ldx;
+                float f = 0.0f;
+                const float* gr = grad_row(dy, r, &f);
+                if (!gr) continue;
+#pragma omp simd
                 for (int c = 0; c < C; c++) {
                     float xh = (xr[c] - mean[c]) * invstd[c];
-                    float g = (gamma[c] * xh + beta[c] > 0.0f) ? grad_at(dy, r, c) : 0.0f;
+                    float g = (gamma[c] * xh + beta[c] > 0.0f) ? f * gr[c] : 0.0f;
                     fs[c] += g;
                     fq[c] += g * xh;
                 }
@@ -133,11 +140,23 @@ void bn_relu_backward_apply(const float* x, int64_t ldx, int64_t rows, int C, co
     for (int64_t r = 0; r < rows; r++) {
         const float* xr = x + r * ldx;
         float* d = dx + r * lddx;
-        for (int c = 0; c < C; c++) {
-            float xh = (xr[c] - mean[c]) * invstd[c];
-            float g = (gamma[c] * xh + beta[c] > 0.0f) ? grad_at(dy, r, c) : 0.0f;
-            float v = k[c] * (g - mg[c] - xh * mgx[c]);
-            d[c] = accumulate ? d[c] + v : v;
+        float f = 0.0f;
+        const float* gr = grad_row(dy, r, &f);
+        if (!gr) f = 0.0f, gr = xr;  // no upstream gradient: g = 0 (xr is only a readable stand-in)
+        if (accumulate) {
+#pragma omp simd
+            for (int c = 0; c < C; c++) {
+                float xh = (xr[c] - mean[c]) * invstd[c];
+                float g = (gamma[c] * xh + beta[c] > 0.0f) ? f * gr[c] : 0.0f;
+                d[c] += k[c] * (g - mg[c] - xh * mgx[c]);
+            }
+        } else {
+#pragma omp simd
+            for (int c = 0; c < C; c++) {
+                float xh = (xr[c] - mean[c]) * invstd[c];
+                float g = (gamma[c] * xh + beta[c] > 0.0f) ? f * gr[c] : 0.0f;
+                d[c] = k[c] * (g - mg[c] - xh * mgx[c]);
+            }
         }
     }
 }

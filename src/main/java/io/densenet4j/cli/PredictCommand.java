@@ -1,6 +1,10 @@
 package io.densenet4j.cli;
 
+import io.densenet4j.DenseNetConfig;
 import io.densenet4j.Predictor;
+import io.densenet4j.io.SafeTensors;
+import io.densenet4j.io.WeightsFormat;
+import io.densenet4j.train.Checkpoint;
 import io.densenet4j.image.ColorMode;
 import io.densenet4j.image.Image;
 import io.densenet4j.image.ImageDecoder;
@@ -32,11 +36,11 @@ final class PredictCommand implements Runnable {
     @Option(names = "--top", description = "classes to print per image (default 5)")
     int top = 5;
 
-    @Option(names = "--resize", description = "shorter side before the crop (default 256; 0: no resize)")
-    int resize = 256;
+    @Option(names = "--resize", description = "shorter side before the crop (default 256, or a checkpoint's training size; 0: no resize)")
+    Integer resize;
 
-    @Option(names = "--crop", description = "centre crop side (default 224)")
-    int crop = 224;
+    @Option(names = "--crop", description = "centre crop side (default 224, or a checkpoint's training size)")
+    Integer crop;
 
     @Option(names = "--mean", split = ",", description = "per-channel mean (default ImageNet's)")
     float[] mean;
@@ -50,20 +54,27 @@ final class PredictCommand implements Runnable {
     @Override
     public void run() {
         if (top <= 0) throw new IllegalArgumentException("--top must be positive, got " + top);
-        try (Predictor p = Predictor.load(weights, arch.resolve(), run.options())) {
+        // a densenet4j checkpoint says how training preprocessed: size, normalisation, class names
+        Checkpoint ck = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS
+                && Checkpoint.isCheckpoint(SafeTensors.read(weights).metadata()) ? Checkpoint.read(weights) : null;
+        DenseNetConfig cfg = arch.resolve();
+        if (cfg == null && ck != null) cfg = ck.config();
+        try (Predictor p = ck != null ? Predictor.create(cfg, ck.model(), run.options()) : Predictor.load(weights, cfg, run.options())) {
             int channels = p.network().config().inChannels();
             if (channels != 1 && channels != 3) throw new IllegalArgumentException("predict reads gray or RGB images; this network takes " + channels + " channels");
             ColorMode mode = channels == 1 ? ColorMode.GRAY : ColorMode.RGB;
-            float[] m = mean != null ? mean : channels == 3 ? ImageTransform.IMAGENET_MEAN : new float[] {0.5f};
-            float[] s = std != null ? std : channels == 3 ? ImageTransform.IMAGENET_STD : new float[] {0.5f};
-            ImageTransform tf = ImageTransform.builder().resize(resize).crop(crop).normalize(m, s).build();
-            List<String> names = classNames(p.numClasses());
+            float[] m = mean != null ? mean : ck != null ? ck.normalization().mean() : channels == 3 ? ImageTransform.IMAGENET_MEAN : new float[] {0.5f};
+            float[] s = std != null ? std : ck != null ? ck.normalization().std() : channels == 3 ? ImageTransform.IMAGENET_STD : new float[] {0.5f};
+            int side = crop != null ? crop : ck != null ? ck.height() : 224;
+            int shorter = resize != null ? resize : ck != null ? ck.height() : 256;
+            ImageTransform tf = ImageTransform.builder().resize(shorter).crop(side).normalize(m, s).build();
+            List<String> names = labels == null && ck != null && ck.classNames().size() == p.numClasses() ? ck.classNames() : classNames(p.numClasses());
             List<float[]> batch = new ArrayList<>();
             for (Path img : images) {
                 Image im = ImageDecoder.read(img, mode);
                 batch.add(tf.apply(im));
             }
-            float[] logits = p.forward(ImageTransform.stack(batch), images.size(), crop, crop);
+            float[] logits = p.forward(ImageTransform.stack(batch), images.size(), side, side);
             int k = Math.min(top, p.numClasses());
             for (int i = 0; i < images.size(); i++) {
                 float[] prob = softmax(logits, i * p.numClasses(), p.numClasses());

@@ -27,8 +27,8 @@ import java.util.Locale;
 /** {@code train}: SGD on a dataset, with the defaults of the README's main job (Fashion-MNIST). */
 @Command(name = "train", description = "Train a DenseNet (memory-efficient, Pleiss et al. 2017) on a dataset; evaluate each epoch; checkpoint.")
 final class TrainCommand implements Runnable {
-    static final int DEFAULT_DEPTH = 40;
-    static final int DEFAULT_EPOCHS = 1;
+    static final int DEFAULT_DEPTH = 22;
+    static final int DEFAULT_EPOCHS = 6;
 
     @Mixin ArchOptions arch;
 

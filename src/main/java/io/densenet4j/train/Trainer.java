@@ -95,7 +95,7 @@ public final class Trainer {
                 int first = epoch == epoch0 ? batch0 : 0;
                 try (BatchLoader loader = BatchLoader.builder(train, settings.batch()).seed(settings.seed()).epoch(epoch)
                         .shuffle(settings.shuffle()).augment(settings.augment()).normalization(norm).dropLast(true).startBatch(first).build();
-                     ProgressBar bar = progress ? new ProgressBarBuilder().setTaskName("epoch " + (epoch + 1) + "/" + settings.epochs())
+                     ProgressBar bar = progress && System.console() != null ? new ProgressBarBuilder().setTaskName("epoch " + (epoch + 1) + "/" + settings.epochs())
                              .setInitialMax(perEpoch).setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
                              .setUpdateIntervalMillis(500).build() : null) {
                     if (bar != null) bar.stepTo(first);
@@ -109,11 +109,14 @@ public final class Trainer {
                         for (int i = 0; i < b.n(); i++) {
                             if (Evaluation.argmax(logits, i * config.numClasses(), config.numClasses()) == b.labels()[i]) correct++;
                         }
+                        String status = String.format(Locale.ROOT, "loss %.4f acc %.2f%% %.0f img/s", lossSum / seen, 100.0 * correct / seen,
+                                seen / ((System.nanoTime() - t0) / 1e9));
                         if (bar != null) {
-                            double secs = (System.nanoTime() - t0) / 1e9;
                             bar.step();
-                            bar.setExtraMessage(String.format(Locale.ROOT, "loss %.4f acc %.2f%% %.0f img/s", lossSum / seen,
-                                    100.0 * correct / seen, seen / secs));
+                            bar.setExtraMessage(status);
+                        } else if (progress && (b.index() + 1) % Math.max(1, perEpoch / 10) == 0) {
+                            log.println(String.format(Locale.ROOT, "epoch %d/%d batch %d/%d: %s", epoch + 1, settings.epochs(), b.index() + 1,
+                                    perEpoch, status));
                         }
                         if (!Double.isFinite(loss)) {
                             throw new IllegalStateException("the loss became " + loss + " at step " + step + " (learning rate " + lr + " too high?)");

@@ -1,0 +1,117 @@
+package io.densenet4j.cli;
+
+import io.densenet4j.io.SafeTensors;
+import io.densenet4j.io.StateDict;
+import io.densenet4j.io.StateDicts;
+import io.densenet4j.io.Tensor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** train / evaluate / bench --train from the command line, on a small tensor-file dataset. */
+class TrainCliTest {
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+    private PrintStream oldOut, oldErr;
+
+    @BeforeEach
+    void capture() {
+        oldOut = System.out;
+        oldErr = System.err;
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    }
+
+    @AfterEach
+    void restore() {
+        System.setOut(oldOut);
+        System.setErr(oldErr);
+    }
+
+    static Path tensors(Path dir, int n, int classes) {
+        SplittableRandom r = new SplittableRandom(3);
+        float[] x = new float[n * 2 * 12 * 12];
+        long[] y = new long[n];
+        for (int i = 0; i < n; i++) {
+            y[i] = i % classes;
+            for (int j = 0; j < 288; j++) x[i * 288 + j] = (float) (r.nextDouble() + y[i]);
+        }
+        StateDict sd = new StateDict();
+        sd.put("input", Tensor.ofFloats(new long[] {n, 2, 12, 12}, x));
+        sd.put("labels", Tensor.ofLongs(new long[] {n}, y));
+        Path f = dir.resolve("data.safetensors");
+        SafeTensors.write(f, sd, Map.of());
+        return f;
+    }
+
+    private int run(String... args) {
+        out.reset();
+        err.reset();
+        return Main.run(args);
+    }
+
+    @Test
+    void trainEvaluateAndSaveState(@TempDir Path dir) throws Exception {
+        Path data = tensors(dir, 64, 4);
+        Path runDir = dir.resolve("run");
+        Path state = dir.resolve("state.safetensors");
+        assertEquals(0, run("train", "--dataset", "tensors:" + data, "--val-split", "0.25", "--arch", "densenet-bc", "--depth", "10",
+                "--growth-rate", "4", "--epochs", "2", "--batch", "8", "--threads", "2", "--out", runDir.toString(), "--save-state",
+                state.toString()), err.toString());
+        assertTrue(out.toString().contains("test accuracy: "), out.toString());
+        assertTrue(out.toString().contains("sample test images:"), out.toString());
+        assertEquals(3, Files.readAllLines(runDir.resolve("metrics.csv")).size(), "header + 2 epochs");
+        assertTrue(Files.size(runDir.resolve("plot.png")) > 1000);
+        StateDict sd = StateDicts.load(state);
+        assertEquals(4, sd.require("classifier.weight").dim(0));
+        assertEquals(2, sd.require("features.conv0.weight").dim(1), "input channels come from the dataset");
+
+        assertEquals(0, run("evaluate", "--weights", runDir.resolve("checkpoint.safetensors").toString(), "--dataset", "tensors:" + data,
+                "--threads", "2"), err.toString());
+        assertTrue(out.toString().matches("(?s)accuracy: [01]\\.[0-9]{4} \\([0-9]+/64\\).*confusion matrix.*"), out.toString());
+
+        // fine-tuning from those weights onto 3 classes re-initialises the classifier
+        Path data3 = tensors(Files.createDirectories(dir.resolve("three")), 48, 3);
+        assertEquals(0, run("train", "--dataset", "tensors:" + data3, "--weights", state.toString(), "--steps", "2", "--batch", "8",
+                "--out", dir.resolve("ft").toString(), "--threads", "2"), err.toString());
+        assertTrue(err.toString().contains("classifier re-initialised"), err.toString());
+    }
+
+    @Test
+    void benchTrainPrintsStepTimeAndMemory() {
+        assertEquals(0, run("bench", "--train", "--arch", "densenet-bc", "--depth", "16", "--growth-rate", "4", "--batch", "4",
+                "--seconds", "0.2", "--threads", "2"), err.toString());
+        assertTrue(out.toString().matches("(?s)arch=densenet-bc-L16 train=true memory=efficient batch=4 .*ms_per_step=[0-9.]+ .*peak_native_bytes=[1-9][0-9]* .*"),
+                out.toString());
+    }
+
+    @Test
+    void badTrainingInputExitsTwo(@TempDir Path dir) throws Exception {
+        Path data = tensors(dir, 16, 2);
+        String[][] bad = {
+            {"train", "--dataset", "imagenet22k"},
+            {"train", "--dataset", "tensors:" + data, "--memory", "lots", "--arch", "densenet-bc", "--depth", "10"},
+            {"train", "--dataset", "tensors:" + data, "--epochs", "0", "--arch", "densenet-bc", "--depth", "10"},
+            {"train", "--dataset", "tensors:" + data, "--batch", "64", "--arch", "densenet-bc", "--depth", "10"},
+            {"train", "--dataset", "tensors:" + data, "--weights", "../shared/golden/bc-28-fmnist.safetensors"},  // 1 input channel, data has 2
+            {"train", "--resume", data.toString()},
+            {"evaluate", "--weights", dir.resolve("nope.safetensors").toString(), "--dataset", "tensors:" + data},
+        };
+        for (String[] args : bad) {
+            assertEquals(2, run(args), String.join(" ", args) + " -> " + err);
+            assertEquals(1, err.toString().strip().lines().filter(l -> l.startsWith("densenet4j:")).count(), err.toString());
+        }
+    }
+}
