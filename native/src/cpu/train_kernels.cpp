@@ -33,6 +33,50 @@ inline const float* grad_row(const GradIn& d, int64_t row, float* factor) {
     return nullptr;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DN_CLONES
+#endif
+
+/** One row of the BN-ReLU backward reduction: fs += g, fq += g * xhat (g = f * gr masked by y > 0). */
+DN_CLONES void reduce_row(const float* __restrict xr, const float* __restrict gr, float f, int C,
+                          const float* __restrict mean, const float* __restrict invstd, const float* __restrict gamma,
+                          const float* __restrict beta, float* __restrict fs, float* __restrict fq) {
+#pragma omp simd
+    for (int c = 0; c < C; c++) {
+        float xh = (xr[c] - mean[c]) * invstd[c];
+        float gv = f * gr[c];
+        float g = (gamma[c] * xh + beta[c] > 0.0f) ? gv : 0.0f;
+        fs[c] += g;
+        fq[c] += g * xh;
+    }
+}
+
+/** One row of the BN-ReLU backward: d (+)= k * (g - mg - xhat * mgx). */
+DN_CLONES void apply_row(const float* __restrict xr, const float* __restrict gr, float f, int C,
+                         const float* __restrict mean, const float* __restrict invstd, const float* __restrict gamma,
+                         const float* __restrict beta, const float* __restrict k, const float* __restrict mg,
+                         const float* __restrict mgx, float* d, bool accumulate) {
+    if (accumulate) {
+#pragma omp simd
+        for (int c = 0; c < C; c++) {
+            float xh = (xr[c] - mean[c]) * invstd[c];
+            float gv = f * gr[c];
+            float g = (gamma[c] * xh + beta[c] > 0.0f) ? gv : 0.0f;
+            d[c] += k[c] * (g - mg[c] - xh * mgx[c]);
+        }
+    } else {
+#pragma omp simd
+        for (int c = 0; c < C; c++) {
+            float xh = (xr[c] - mean[c]) * invstd[c];
+            float gv = f * gr[c];
+            float g = (gamma[c] * xh + beta[c] > 0.0f) ? gv : 0.0f;
+            d[c] = k[c] * (g - mg[c] - xh * mgx[c]);
+        }
+    }
+}
+
 inline uint64_t mix(uint64_t z) {
     z += 0x9e3779b97f4a7c15ULL;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -102,13 +146,7 @@ void bn_relu_backward_reduce(const float* x, int64_t ldx, int64_t rows, int C, c
                 float f = 0.0f;
                 const float* gr = grad_row(dy, r, &f);
                 if (!gr) continue;
-#pragma omp simd
-                for (int c = 0; c < C; c++) {
-                    float xh = (xr[c] - mean[c]) * invstd[c];
-                    float g = (gamma[c] * xh + beta[c] > 0.0f) ? f * gr[c] : 0.0f;
-                    fs[c] += g;
-                    fq[c] += g * xh;
-                }
+                reduce_row(xr, gr, f, C, mean, invstd, gamma, beta, fs.data(), fq.data());
             }
             for (int c = 0; c < C; c++) {
                 ps[c] += fs[c];
@@ -130,7 +168,7 @@ void bn_relu_backward_reduce(const float* x, int64_t ldx, int64_t rows, int C, c
 void bn_relu_backward_apply(const float* x, int64_t ldx, int64_t rows, int C, const float* mean, const float* invstd,
                             const float* gamma, const float* beta, const GradIn& dy, const double* sum_g,
                             const double* sum_gx, float* dx, int64_t lddx, bool accumulate) {
-    std::vector<float> k(C), mg(C), mgx(C);
+    std::vector<float> k(C), mg(C), mgx(C), zeros(C, 0.0f);
     for (int c = 0; c < C; c++) {
         k[c] = gamma[c] * invstd[c];
         mg[c] = static_cast<float>(sum_g[c] / static_cast<double>(rows));
@@ -142,22 +180,8 @@ void bn_relu_backward_apply(const float* x, int64_t ldx, int64_t rows, int C, co
         float* d = dx + r * lddx;
         float f = 0.0f;
         const float* gr = grad_row(dy, r, &f);
-        if (!gr) f = 0.0f, gr = xr;  // no upstream gradient: g = 0 (xr is only a readable stand-in)
-        if (accumulate) {
-#pragma omp simd
-            for (int c = 0; c < C; c++) {
-                float xh = (xr[c] - mean[c]) * invstd[c];
-                float g = (gamma[c] * xh + beta[c] > 0.0f) ? f * gr[c] : 0.0f;
-                d[c] += k[c] * (g - mg[c] - xh * mgx[c]);
-            }
-        } else {
-#pragma omp simd
-            for (int c = 0; c < C; c++) {
-                float xh = (xr[c] - mean[c]) * invstd[c];
-                float g = (gamma[c] * xh + beta[c] > 0.0f) ? f * gr[c] : 0.0f;
-                d[c] = k[c] * (g - mg[c] - xh * mgx[c]);
-            }
-        }
+        if (!gr) f = 0.0f, gr = zeros.data();  // no upstream gradient here: g = 0
+        apply_row(xr, gr, f, C, mean, invstd, gamma, beta, k.data(), mg.data(), mgx.data(), d, accumulate);
     }
 }
 
