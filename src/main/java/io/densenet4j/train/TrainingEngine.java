@@ -96,7 +96,7 @@ public final class TrainingEngine implements AutoCloseable {
             if (avail > 0 && need > avail * 0.9) {
                 t.close();
                 throw new IllegalArgumentException(String.format(
-                        "naive memory mode would need about %.1f GB for batch %d, more than the %.1f GB available; use --memory efficient",
+                        "naive memory mode would need about %.1f GB for batch %d, over 90%% of the %.1f GB this machine has available; use --memory efficient",
                         need / 1e9, plannedBatch, avail / 1e9));
             }
         }
