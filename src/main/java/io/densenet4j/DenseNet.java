@@ -99,11 +99,26 @@ public final class DenseNet {
         return s;
     }
 
-    /** Smallest square input side this network accepts (every block at least 1x1). */
+    /** Largest input side considered when searching for the minimum. */
+    static final int MAX_SIDE = 1 << 20;
+
+    /**
+     * Smallest square input side this network accepts (every block at least 1x1); sizes only grow
+     * with the input, so a binary search finds it.
+     *
+     * @throws IllegalArgumentException if not even {@value #MAX_SIDE} pixels fit (absurdly many blocks)
+     */
     public int minimumInputSize() {
-        int side = 1;
-        while (!fits(side, side)) side++;
-        return side;
+        if (!fits(MAX_SIDE, MAX_SIDE)) {
+            throw new IllegalArgumentException("no input up to " + MAX_SIDE + "x" + MAX_SIDE + " pixels fits " + blocks.size() + " dense blocks");
+        }
+        int lo = 1, hi = MAX_SIDE;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (fits(mid, mid)) hi = mid;
+            else lo = mid + 1;
+        }
+        return lo;
     }
 
     private boolean fits(int h, int w) {
