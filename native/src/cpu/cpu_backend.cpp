@@ -18,6 +18,7 @@
 #include "../common/backend.h"
 #include "../common/error.h"
 #include "kernels.h"
+#include "view.h"
 
 namespace dn4j {
 namespace cpu {
@@ -42,26 +43,6 @@ struct Ctx {
 struct Needs {
     size_t scratchpad_bytes = 0, chunk_floats = 0, tmp_floats = 0;
 };
-
-/** A checked view of a plan slice. */
-struct View {
-    int b = -1;
-    int off = 0, len = 0;
-    PlanBuffer decl;
-    bool whole() const { return off == 0 && len == decl.c; }
-};
-
-View view(const Plan& plan, const PlanOp& op, const char* key) {
-    Slice s = op.slice(key);
-    View v;
-    v.b = plan.buffer_index(s.buf);
-    v.decl = plan.buffers[v.b];
-    v.off = s.off;
-    v.len = s.len < 0 ? v.decl.c : s.len;
-    DN_CHECK(v.off >= 0 && v.len > 0 && v.off + v.len <= v.decl.c, "plan line ", op.line, ": ", key, " slice [", v.off,
-             ", ", v.off + v.len, ") outside buffer ", v.decl.name, " of ", v.decl.c, " channels");
-    return v;
-}
 
 dnnl::primitive_attr make_attr(bool relu) {
     dnnl::primitive_attr attr;

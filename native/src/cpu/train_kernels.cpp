@@ -41,13 +41,13 @@ inline const float* grad_row(const GradIn& d, int64_t row, float* factor) {
 
 /** One row of the BN-ReLU backward reduction: fs += g, fq += g * xhat (g = f * gr masked by y > 0). */
 DN_CLONES void reduce_row(const float* __restrict xr, const float* __restrict gr, float f, int C,
-                          const float* __restrict mean, const float* __restrict invstd, const float* __restrict gamma,
-                          const float* __restrict beta, float* __restrict fs, float* __restrict fq) {
+                          const float* __restrict mean, const float* __restrict invstd, const float* __restrict scale,
+                          const float* __restrict shift, float* __restrict fs, float* __restrict fq) {
 #pragma omp simd
     for (int c = 0; c < C; c++) {
         float xh = (xr[c] - mean[c]) * invstd[c];
         float gv = f * gr[c];
-        float g = (gamma[c] * xh + beta[c] > 0.0f) ? gv : 0.0f;
+        float g = (xr[c] * scale[c] + shift[c] > 0.0f) ? gv : 0.0f;
         fs[c] += g;
         fq[c] += g * xh;
     }
@@ -55,24 +55,24 @@ DN_CLONES void reduce_row(const float* __restrict xr, const float* __restrict gr
 
 /** One row of the BN-ReLU backward: d (+)= k * (g - mg - xhat * mgx). */
 DN_CLONES void apply_row(const float* __restrict xr, const float* __restrict gr, float f, int C,
-                         const float* __restrict mean, const float* __restrict invstd, const float* __restrict gamma,
-                         const float* __restrict beta, const float* __restrict k, const float* __restrict mg,
+                         const float* __restrict mean, const float* __restrict invstd, const float* __restrict scale,
+                         const float* __restrict shift, const float* __restrict mg,
                          const float* __restrict mgx, float* d, bool accumulate) {
     if (accumulate) {
 #pragma omp simd
         for (int c = 0; c < C; c++) {
             float xh = (xr[c] - mean[c]) * invstd[c];
             float gv = f * gr[c];
-            float g = (gamma[c] * xh + beta[c] > 0.0f) ? gv : 0.0f;
-            d[c] += k[c] * (g - mg[c] - xh * mgx[c]);
+            float g = (xr[c] * scale[c] + shift[c] > 0.0f) ? gv : 0.0f;
+            d[c] += scale[c] * (g - mg[c] - xh * mgx[c]);
         }
     } else {
 #pragma omp simd
         for (int c = 0; c < C; c++) {
             float xh = (xr[c] - mean[c]) * invstd[c];
             float gv = f * gr[c];
-            float g = (gamma[c] * xh + beta[c] > 0.0f) ? gv : 0.0f;
-            d[c] = k[c] * (g - mg[c] - xh * mgx[c]);
+            float g = (xr[c] * scale[c] + shift[c] > 0.0f) ? gv : 0.0f;
+            d[c] = scale[c] * (g - mg[c] - xh * mgx[c]);
         }
     }
 }
@@ -86,48 +86,27 @@ inline uint64_t mix(uint64_t z) {
 
 }  // namespace
 
-void channel_stats(const float* x, int64_t ldx, int64_t rows, int C, double* mean, double* var) {
-    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-    std::vector<double> s(static_cast<size_t>(nt) * C, 0.0), q(static_cast<size_t>(nt) * C, 0.0);
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num();
-        double* ps = s.data() + static_cast<size_t>(t) * C;
-        double* pq = q.data() + static_cast<size_t>(t) * C;
-        std::vector<float> fs(C), fq(C);
-#pragma omp for schedule(static)
-        for (int64_t r0 = 0; r0 < rows; r0 += 64) {
-            std::fill(fs.begin(), fs.end(), 0.0f);
-            std::fill(fq.begin(), fq.end(), 0.0f);
-            int64_t r1 = std::min(rows, r0 + 64);
-            for (int64_t r = r0; r < r1; r++) {
-                const float* xr = x + r * ldx;
+namespace {
+
+DN_CLONES void sum_row(const float* __restrict xr, int C, float* __restrict fs) {
 #pragma omp simd
-                for (int c = 0; c < C; c++) {
-                    fs[c] += xr[c];
-                    fq[c] += xr[c] * xr[c];
-                }
-            }
-            for (int c = 0; c < C; c++) {
-                ps[c] += fs[c];
-                pq[c] += fq[c];
-            }
-        }
-    }
+    for (int c = 0; c < C; c++) fs[c] += xr[c];
+}
+
+DN_CLONES void centered_sq_row(const float* __restrict xr, const float* __restrict m, int C, float* __restrict fq) {
+#pragma omp simd
     for (int c = 0; c < C; c++) {
-        double sum = 0, sq = 0;
-        for (int t = 0; t < nt; t++) {
-            sum += s[static_cast<size_t>(t) * C + c];
-            sq += q[static_cast<size_t>(t) * C + c];
-        }
-        double m = sum / static_cast<double>(rows);
-        mean[c] = m;
-        var[c] = std::max(0.0, sq / static_cast<double>(rows) - m * m);
+        float d = xr[c] - m[c];
+        fq[c] += d * d;
     }
 }
 
-void bn_relu_backward_reduce(const float* x, int64_t ldx, int64_t rows, int C, const float* mean, const float* invstd,
-                             const float* gamma, const float* beta, const GradIn& dy, double* sum_g, double* sum_gx) {
+/**
+ * Two per-channel sums over `rows` rows, in double: each thread adds blocks of 64 rows in float
+ * (row(r, fs, fq) adds row r), then its block totals in double; the threads' totals are added last.
+ */
+template <typename Row>
+void channel_sums(int64_t rows, int C, double* sum_a, double* sum_b, Row row) {
     int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
     std::vector<double> s(static_cast<size_t>(nt) * C, 0.0), q(static_cast<size_t>(nt) * C, 0.0);
 #pragma omp parallel num_threads(nt)
@@ -141,13 +120,7 @@ void bn_relu_backward_reduce(const float* x, int64_t ldx, int64_t rows, int C, c
             std::fill(fs.begin(), fs.end(), 0.0f);
             std::fill(fq.begin(), fq.end(), 0.0f);
             int64_t r1 = std::min(rows, r0 + 64);
-            for (int64_t r = r0; r < r1; r++) {
-                const float* xr = x + r * ldx;
-                float f = 0.0f;
-                const float* gr = grad_row(dy, r, &f);
-                if (!gr) continue;
-                reduce_row(xr, gr, f, C, mean, invstd, gamma, beta, fs.data(), fq.data());
-            }
+            for (int64_t r = r0; r < r1; r++) row(r, fs.data(), fq.data());
             for (int c = 0; c < C; c++) {
                 ps[c] += fs[c];
                 pq[c] += fq[c];
@@ -160,17 +133,44 @@ void bn_relu_backward_reduce(const float* x, int64_t ldx, int64_t rows, int C, c
             a += s[static_cast<size_t>(t) * C + c];
             b += q[static_cast<size_t>(t) * C + c];
         }
-        sum_g[c] = a;
-        sum_gx[c] = b;
+        sum_a[c] = a;
+        sum_b[c] = b;
     }
 }
 
-void bn_relu_backward_apply(const float* x, int64_t ldx, int64_t rows, int C, const float* mean, const float* invstd,
-                            const float* gamma, const float* beta, const GradIn& dy, const double* sum_g,
-                            const double* sum_gx, float* dx, int64_t lddx, bool accumulate) {
-    std::vector<float> k(C), mg(C), mgx(C), zeros(C, 0.0f);
+}  // namespace
+
+void channel_stats(const float* x, int64_t ldx, int64_t rows, int C, double* mean, double* var) {
+    // two passes (mean, then centred squares): E[x^2] - E[x]^2 loses digits when |mean| >> std
+    std::vector<double> sum(C), sq(C), unused(C);
+    channel_sums(rows, C, sum.data(), unused.data(), [&](int64_t r, float* fs, float*) { sum_row(x + r * ldx, C, fs); });
+    std::vector<float> m(C);
     for (int c = 0; c < C; c++) {
-        k[c] = gamma[c] * invstd[c];
+        mean[c] = sum[c] / static_cast<double>(rows);
+        m[c] = static_cast<float>(mean[c]);
+    }
+    channel_sums(rows, C, unused.data(), sq.data(), [&](int64_t r, float*, float* fq) { centered_sq_row(x + r * ldx, m.data(), C, fq); });
+    for (int c = 0; c < C; c++) {
+        // centred on the float-rounded mean; correct for its rounding (var = E[(x-m)^2] - (mean-m)^2)
+        double e = mean[c] - static_cast<double>(m[c]);
+        var[c] = std::max(0.0, sq[c] / static_cast<double>(rows) - e * e);
+    }
+}
+
+void bn_relu_backward_reduce(const float* x, int64_t ldx, int64_t rows, int C, const float* mean, const float* invstd,
+                             const float* scale, const float* shift, const GradIn& dy, double* sum_g, double* sum_gx) {
+    channel_sums(rows, C, sum_g, sum_gx, [&](int64_t r, float* fs, float* fq) {
+        float f = 0.0f;
+        const float* gr = grad_row(dy, r, &f);
+        if (gr) reduce_row(x + r * ldx, gr, f, C, mean, invstd, scale, shift, fs, fq);
+    });
+}
+
+void bn_relu_backward_apply(const float* x, int64_t ldx, int64_t rows, int C, const float* mean, const float* invstd,
+                            const float* scale, const float* shift, const GradIn& dy, const double* sum_g,
+                            const double* sum_gx, float* dx, int64_t lddx, bool accumulate) {
+    std::vector<float> mg(C), mgx(C), zeros(C, 0.0f);
+    for (int c = 0; c < C; c++) {
         mg[c] = static_cast<float>(sum_g[c] / static_cast<double>(rows));
         mgx[c] = static_cast<float>(sum_gx[c] / static_cast<double>(rows));
     }
@@ -181,7 +181,7 @@ void bn_relu_backward_apply(const float* x, int64_t ldx, int64_t rows, int C, co
         float f = 0.0f;
         const float* gr = grad_row(dy, r, &f);
         if (!gr) f = 0.0f, gr = zeros.data();  // no upstream gradient here: g = 0
-        apply_row(xr, gr, f, C, mean, invstd, gamma, beta, k.data(), mg.data(), mgx.data(), d, accumulate);
+        apply_row(xr, gr, f, C, mean, invstd, scale, shift, mg.data(), mgx.data(), d, accumulate);
     }
 }
 

@@ -21,13 +21,14 @@ struct GradIn {
  * Backward of y = relu(x * scale + shift) with batch-statistics BatchNorm
  * (scale = gamma * invstd, shift = beta - mean * scale), in two passes:
  *  reduce: sum_g[c] = sum of g, sum_gx[c] = sum of g * xhat over rows, g = dy * (y > 0);
- *  apply:  dx = gamma * invstd * (g - sum_g / M - xhat * sum_gx / M), written or added.
- * dgamma = sum_gx, dbeta = sum_g (PyTorch's native_batch_norm_backward).
+ *  apply:  dx = scale * (g - sum_g / M - xhat * sum_gx / M), written or added.
+ * dgamma = sum_gx, dbeta = sum_g (PyTorch's native_batch_norm_backward). The ReLU mask is
+ * computed exactly as the forward computed y, so the two always agree on its sign.
  */
 void bn_relu_backward_reduce(const float* x, int64_t ldx, int64_t rows, int C, const float* mean, const float* invstd,
-                             const float* gamma, const float* beta, const GradIn& dy, double* sum_g, double* sum_gx);
+                             const float* scale, const float* shift, const GradIn& dy, double* sum_g, double* sum_gx);
 void bn_relu_backward_apply(const float* x, int64_t ldx, int64_t rows, int C, const float* mean, const float* invstd,
-                            const float* gamma, const float* beta, const GradIn& dy, const double* sum_g,
+                            const float* scale, const float* shift, const GradIn& dy, const double* sum_g,
                             const double* sum_gx, float* dx, int64_t lddx, bool accumulate);
 
 /** Max-pool backward: dz (n, H, W, C) dense += dout (n, Ho, Wo, ldo) routed to each window's first

@@ -28,6 +28,7 @@
 #include "densenet4j/core.h"
 #include "kernels.h"
 #include "train_kernels.h"
+#include "view.h"
 
 namespace dn4j {
 namespace cpu {
@@ -137,14 +138,14 @@ public:
 
     /** Backward of relu(bn(x)) given its output gradient; writes or adds dx, sets dgamma, dbeta. */
     void backward(const float* x, int64_t ldx, int64_t rows, const GradIn& dy, float* dx, int64_t lddx, bool accumulate) {
-        bn_relu_backward_reduce(x, ldx, rows, C_, mean_.data(), invstd_.data(), gamma_->p, beta_->p, dy,
+        bn_relu_backward_reduce(x, ldx, rows, C_, mean_.data(), invstd_.data(), scale_.data(), shift_.data(), dy,
                                 sum_g_.data(), sum_gx_.data());
         for (int c = 0; c < C_; c++) {
             gamma_->grad.data()[c] = static_cast<float>(sum_gx_.data()[c]);
             beta_->grad.data()[c] = static_cast<float>(sum_g_.data()[c]);
         }
-        bn_relu_backward_apply(x, ldx, rows, C_, mean_.data(), invstd_.data(), gamma_->p, beta_->p, dy, sum_g_.data(),
-                               sum_gx_.data(), dx, lddx, accumulate);
+        bn_relu_backward_apply(x, ldx, rows, C_, mean_.data(), invstd_.data(), scale_.data(), shift_.data(), dy,
+                               sum_g_.data(), sum_gx_.data(), dx, lddx, accumulate);
     }
 
     const float* scale() const { return scale_.data(); }
@@ -248,23 +249,6 @@ private:
     dnnl::convolution_backward_weights::primitive_desc bww_pd_;
     dnnl::convolution_backward_weights bww_;
 };
-
-struct View {
-    int b = -1, off = 0, len = 0;
-    PlanBuffer decl;
-};
-
-View view(const Plan& plan, const PlanOp& op, const char* key) {
-    Slice s = op.slice(key);
-    View v;
-    v.b = plan.buffer_index(s.buf);
-    v.decl = plan.buffers[v.b];
-    v.off = s.off;
-    v.len = s.len < 0 ? v.decl.c : s.len;
-    DN_CHECK(v.off >= 0 && v.len > 0 && v.off + v.len <= v.decl.c, "plan line ", op.line, ": ", key,
-             " slice outside buffer ", v.decl.name);
-    return v;
-}
 
 Param* conv_param(WeightStore::Impl& w, const std::string& name, std::vector<int64_t> shape, std::vector<Param*>& reg,
                   std::vector<std::unique_ptr<Param>>& own) {

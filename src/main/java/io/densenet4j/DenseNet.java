@@ -157,22 +157,7 @@ public final class DenseNet {
      *
      * @throws IllegalArgumentException if the input is smaller than {@link #minimumInputSize()}
      */
-    public Plan inferencePlan(int height, int width) {
-        checkInputSize(height, width);
-        List<Shape> sizes = spatialSizes(height, width);
-        Plan plan = new Plan(new Shape(config.inChannels(), height, width));
-        String in = plan.buffer("input", plan.input());
-        for (int i = 0; i < blocks.size(); i++) plan.buffer(blocks.get(i).bufferName(), sizes.get(i + 1));
-        plan.op("to_nhwc", "dst", in);
-        stem.emit(plan, in, blocks.get(0).bufferName());
-        for (int i = 0; i < blocks.size(); i++) {
-            DenseBlock b = blocks.get(i);
-            b.emit(plan, sizes.get(i + 1));
-            if (i < transitions.size()) transitions.get(i).emit(plan, b.bufferName(), blocks.get(i + 1).bufferName());
-        }
-        head.emit(plan, blocks.get(blocks.size() - 1).bufferName());
-        return plan;
-    }
+    public Plan inferencePlan(int height, int width) { return plan(height, width, false); }
 
     /**
      * Compiles the training plan for inputs of {@code (N, inChannels, height, width)}: module-level ops
@@ -181,20 +166,32 @@ public final class DenseNet {
      *
      * @throws IllegalArgumentException if the input is smaller than {@link #minimumInputSize()}
      */
-    public Plan trainingPlan(int height, int width) {
+    public Plan trainingPlan(int height, int width) { return plan(height, width, true); }
+
+    /** The buffers (input, one per dense block) and the ops of either plan, in network order. */
+    private Plan plan(int height, int width, boolean train) {
         checkInputSize(height, width);
         List<Shape> sizes = spatialSizes(height, width);
         Plan plan = new Plan(new Shape(config.inChannels(), height, width));
         String in = plan.buffer("input", plan.input());
         for (int i = 0; i < blocks.size(); i++) plan.buffer(blocks.get(i).bufferName(), sizes.get(i + 1));
         plan.op("to_nhwc", "dst", in);
-        stem.emitTrain(plan, in, blocks.get(0).bufferName());
+        String first = blocks.get(0).bufferName();
+        if (train) stem.emitTrain(plan, in, first);
+        else stem.emit(plan, in, first);
         for (int i = 0; i < blocks.size(); i++) {
             DenseBlock b = blocks.get(i);
-            for (io.densenet4j.topology.DenseLayer l : b.layers()) l.emitTrain(plan, b.bufferName(), config.dropRate());
-            if (i < transitions.size()) transitions.get(i).emitTrain(plan, b.bufferName(), blocks.get(i + 1).bufferName());
+            if (train) b.emitTrain(plan, config.dropRate());
+            else b.emit(plan, sizes.get(i + 1));
+            if (i < transitions.size()) {
+                String next = blocks.get(i + 1).bufferName();
+                if (train) transitions.get(i).emitTrain(plan, b.bufferName(), next);
+                else transitions.get(i).emit(plan, b.bufferName(), next);
+            }
         }
-        head.emitTrain(plan, blocks.get(blocks.size() - 1).bufferName());
+        String last = blocks.get(blocks.size() - 1).bufferName();
+        if (train) head.emitTrain(plan, last);
+        else head.emit(plan, last);
         return plan;
     }
 

@@ -44,6 +44,11 @@ public final class DenseBlock {
     /** The shared buffer's name in a plan. */
     public String bufferName() { return "block" + index; }
 
+    /** Training: one module per dense layer. */
+    public void emitTrain(Plan plan, double dropRate) {
+        for (DenseLayer l : layers) l.emitTrain(plan, bufferName(), dropRate);
+    }
+
     public void emit(Plan plan, Shape spatial) {
         String bottleneck = plan.buffer("bottleneck" + index,
                 new Shape(layers.get(0).bottleneckChannels(), spatial.height(), spatial.width()));
