@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
         for (auto& kv : weights)
             store.put(kv.first, kv.second.data.data(), kv.second.shape.data(), static_cast<int>(kv.second.shape.size()));
         dn4j::Engine engine(plan.str(), &store, device, threads);
+        if (!io.count("input") || !io.count("logits"))
+            throw std::runtime_error(std::string(argv[3]) + " needs float32 tensors 'input' and 'logits'");
         const auto& in = io.at("input");
         const auto& want = io.at("logits");
         int64_t n = in.shape[0];

@@ -18,7 +18,7 @@ Engine::Engine(const std::string& plan_text, WeightStore* weights, const std::st
     if (device == "cpu") {
         i->backend = make_cpu_backend(plan, *weights->impl, threads);
     } else if (device == "cuda") {
-        fail("device cuda: this native library was built without the CUDA backend (use the linux-x86_64-gpu jar)");
+        fail("device cuda: this build of densenet4j has no CUDA backend yet (CPU only); use --device cpu or auto");
     } else {
         fail("unknown device '", device, "' (expected cpu or cuda)");
     }

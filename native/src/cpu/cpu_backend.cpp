@@ -10,6 +10,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <dnnl.hpp>
 #include <limits>
@@ -240,6 +242,7 @@ public:
         for (int64_t r0 = 0; r0 < rows_; r0 += chunk_) {
             int64_t len = std::min(chunk_, rows_ - r0);
             const float* a = src + r0 * ldx;
+            auto tp = std::chrono::steady_clock::now();
             if (in_scale_.size()) {
                 if (pool_)
                     bn_relu_avgpool2_rows(src, src_.decl.h, src_.decl.w, ldx, dst_.decl.h, dst_.decl.w, r0, len, cin_,
@@ -248,6 +251,7 @@ public:
                     bn_relu_rows(a, ldx, len, cin_, in_scale_.data(), in_shift_.data(), c.chunk, cin_);
                 a = c.chunk;
             }
+            prologue_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - tp).count();
             Gemm& g = len == chunk_ ? full_ : tail_;
             std::unordered_map<int, memory> args{
                 {DNNL_ARG_SRC, memory(g.pd.src_desc(), c.eng, const_cast<float*>(a))},
@@ -263,7 +267,7 @@ public:
         std::ostringstream os;
         os << "conv1x1 " << src_.decl.name << ":" << src_.off << ":" << src_.len << " -> " << dst_.decl.name << ":"
            << dst_.off << ":" << dst_.len << (in_scale_.size() ? " bn-relu" : "") << (pool_ ? "-avgpool2" : "")
-           << " prologue, chunk " << chunk_ << " of " << rows_ << " rows ["
+           << " prologue (" << 1000 * prologue_s_ << " ms in all), chunk " << chunk_ << " of " << rows_ << " rows ["
            << (full_.prim ? full_.pd.impl_info_str() : "not prepared") << "]";
         return os.str();
     }
@@ -294,6 +298,7 @@ private:
     int line_, cin_, cout_;
     bool pool_, relu_;
     int64_t rows_ = 0, chunk_ = 0, lda_ = 0;
+    double prologue_s_ = 0;
     Buffer wt_, bias_, in_scale_, in_shift_;
     Gemm full_, tail_;
 };
@@ -375,6 +380,7 @@ class CpuBackend : public Backend {
 public:
     CpuBackend(const Plan& plan, const WeightStore::Impl& w, int threads) : plan_(plan) {
         threads_ = threads > 0 ? threads : omp_get_num_procs();
+        op_seconds_.assign(plan.ops.size(), 0.0);
         for (const PlanOp& op : plan.ops) {
             if (op.type == "to_nhwc") {
                 ops_.push_back(std::make_unique<ToNhwc>(plan, op));
@@ -407,9 +413,17 @@ public:
                     if (mem_.first_use[b] == static_cast<int>(i))
                         fill(ctx_.buf[b], mem_.size[b], std::numeric_limits<float>::quiet_NaN());
             }
-            ops_[i]->run(ctx_);
+            if (profile_) {
+                auto t0 = std::chrono::steady_clock::now();
+                ops_[i]->run(ctx_);
+                ctx_.strm.wait();
+                op_seconds_[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            } else {
+                ops_[i]->run(ctx_);
+            }
         }
         ctx_.strm.wait();
+        if (profile_) profiled_++;
     }
 
     int64_t output_size(int64_t n) const override { return n * classes_; }
@@ -431,7 +445,11 @@ public:
         std::ostringstream os;
         os << "cpu backend, " << threads_ << " threads, batch " << ctx_.n << ", arena "
            << mem_.arena_floats * 4 << " bytes\n";
-        for (auto& op : ops_) os << "  " << op->describe() << "\n";
+        for (size_t i = 0; i < ops_.size(); i++) {
+            os << "  " << ops_[i]->describe();
+            if (profiled_) os << "  " << 1000.0 * op_seconds_[i] / profiled_ << " ms";
+            os << "\n";
+        }
         return os.str();
     }
 
@@ -461,6 +479,10 @@ private:
     Plan plan_;
     int threads_;
     int classes_ = 0;
+    // DN4J_PROFILE=1: time every op (with a stream wait after each), reported by describe()
+    bool profile_ = std::getenv("DN4J_PROFILE") != nullptr;
+    std::vector<double> op_seconds_;
+    int64_t profiled_ = 0;
     bool poison_ = false;
     std::vector<std::unique_ptr<Op>> ops_;
     MemoryPlan mem_;

@@ -751,7 +751,7 @@ Trainer::Trainer(const std::string& plan_text, WeightStore* weights, const std::
                  const std::string& memory)
     : impl(nullptr) {
     DN_CHECK(weights != nullptr, "Trainer needs a WeightStore");
-    DN_CHECK(device == "cpu", device == "cuda" ? "device cuda: this native library was built without the CUDA backend"
+    DN_CHECK(device == "cpu", device == "cuda" ? "device cuda: this build of densenet4j has no CUDA backend yet (CPU only); use --device cpu or auto"
                                                : "unknown device '" + device + "' (expected cpu or cuda)");
     DN_CHECK(memory == "efficient" || memory == "naive", "memory mode must be efficient or naive, got '", memory, "'");
     auto i = std::make_unique<Impl>();

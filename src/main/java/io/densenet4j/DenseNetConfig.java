@@ -33,8 +33,21 @@ public record DenseNetConfig(int growthRate, List<Integer> blockConfig, int numI
         public String id() { return name().toLowerCase(); }
     }
 
+    /** Upper bounds that keep every size, count and index within Java's and the core's integer ranges. */
+    public static final int MAX_GROWTH_RATE = 4096, MAX_LAYERS = 10_000, MAX_BLOCKS = 64, MAX_FEATURES = 65_536, MAX_BN_SIZE = 64,
+            MAX_CLASSES = 1_000_000, MAX_IN_CHANNELS = 4096;
+
     public DenseNetConfig {
         blockConfig = List.copyOf(blockConfig);
+        if (blockConfig.size() > MAX_BLOCKS) throw new IllegalArgumentException("at most " + MAX_BLOCKS + " dense blocks, got " + blockConfig.size());
+        long layers = 0;
+        for (int n : blockConfig) layers += Math.max(0, n);
+        if (layers > MAX_LAYERS) throw new IllegalArgumentException("at most " + MAX_LAYERS + " dense layers in all, got " + layers);
+        if (growthRate > MAX_GROWTH_RATE) throw new IllegalArgumentException("growth_rate must be at most " + MAX_GROWTH_RATE + ", got " + growthRate);
+        if (numInitFeatures > MAX_FEATURES) throw new IllegalArgumentException("num_init_features must be at most " + MAX_FEATURES + ", got " + numInitFeatures);
+        if (bnSize > MAX_BN_SIZE) throw new IllegalArgumentException("bn_size must be at most " + MAX_BN_SIZE + ", got " + bnSize);
+        if (numClasses > MAX_CLASSES) throw new IllegalArgumentException("num_classes must be at most " + MAX_CLASSES + ", got " + numClasses);
+        if (inChannels > MAX_IN_CHANNELS) throw new IllegalArgumentException("in_channels must be at most " + MAX_IN_CHANNELS + ", got " + inChannels);
         if (growthRate <= 0) throw new IllegalArgumentException("growth_rate must be positive, got " + growthRate);
         if (blockConfig.isEmpty()) throw new IllegalArgumentException("block_config must name at least one dense block");
         for (int n : blockConfig) {

@@ -35,8 +35,8 @@ public final class DenseNets {
      * @throws IllegalArgumentException unless (L - 4) is a positive multiple of 6
      */
     public static DenseNetConfig densenetBC(int depth, int growthRate, int inChannels, int numClasses) {
-        if (depth < 10 || (depth - 4) % 6 != 0) {
-            throw new IllegalArgumentException("DenseNet-BC depth L must satisfy (L - 4) % 6 == 0 and L >= 10 (e.g. 40, 100, 190, 250), got " + depth);
+        if (depth < 10 || (depth - 4) % 6 != 0 || depth > 6 * (DenseNetConfig.MAX_LAYERS / 3) + 4) {
+            throw new IllegalArgumentException("DenseNet-BC depth L must satisfy (L - 4) % 6 == 0 and L >= 10 (e.g. 40, 100, 190, 250) and L <= " + (6 * (DenseNetConfig.MAX_LAYERS / 3) + 4) + ", got " + depth);
         }
         int n = (depth - 4) / 6;
         return new DenseNetConfig(growthRate, List.of(n, n, n), 2 * growthRate, 4, 0.5, DenseNetConfig.Stem.CIFAR, inChannels, numClasses, 0.0);

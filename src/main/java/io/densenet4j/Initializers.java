@@ -15,7 +15,17 @@ import java.util.SplittableRandom;
 public final class Initializers {
     private Initializers() {}
 
+    /**
+     * @throws IllegalArgumentException if the parameters would not fit in this JVM's heap (one line with the size)
+     */
     public static StateDict torchvision(DenseNet net, long seed) {
+        long params = net.parameterCount();
+        long need = params * 4 * 2;  // the weights, plus room for what is done with them
+        if (params > Integer.MAX_VALUE / 2 || need > Runtime.getRuntime().maxMemory()) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                    "this network has %,d parameters (%.1f GB as float32), too many for the %.1f GB Java heap (raise -Xmx)",
+                    params, params * 4 / 1e9, Runtime.getRuntime().maxMemory() / 1e9));
+        }
         SplittableRandom rng = new SplittableRandom(seed);
         StateDict sd = new StateDict();
         for (Map.Entry<String, long[]> e : net.stateDictShapes().all().entrySet()) {

@@ -19,7 +19,7 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 
 /** {@code bench}: inference throughput and peak native memory. */
-@Command(name = "bench", description = "Measure inference throughput (images/s) and peak native memory on random or given weights.")
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure inference throughput (images/s) and peak native memory on random or given weights.")
 final class BenchCommand implements Runnable {
     @Mixin ArchOptions arch;
     @Mixin RunOptions run;
@@ -63,7 +63,11 @@ final class BenchCommand implements Runnable {
         }
         int side = image != null ? image : InfoCommand.defaultImageSize(cfg);
         new DenseNet(cfg).checkInputSize(side, side);
-        float[] x = new float[Math.multiplyExact(batch * cfg.inChannels(), side * side)];
+        long floats = (long) batch * cfg.inChannels() * side * side;
+        if (floats > Integer.MAX_VALUE - 16) {
+            throw new IllegalArgumentException("--batch " + batch + " at " + side + "x" + side + " needs " + floats + " input floats, more than one Java array holds");
+        }
+        float[] x = new float[(int) floats];
         SplittableRandom rng = new SplittableRandom(7);
         for (int i = 0; i < x.length; i++) x[i] = (float) (rng.nextDouble() * 2 - 1);
         if (train) {

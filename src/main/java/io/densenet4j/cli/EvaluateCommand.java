@@ -20,7 +20,7 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /** {@code evaluate}: accuracy, per-class accuracy and the confusion matrix on a dataset's test split. */
-@Command(name = "evaluate", description = "Accuracy, per-class accuracy and confusion matrix of weights (or a checkpoint) on a dataset.")
+@Command(name = "evaluate", mixinStandardHelpOptions = true, description = "Accuracy, per-class accuracy and confusion matrix of weights (or a checkpoint) on a dataset.")
 final class EvaluateCommand implements Runnable {
     @Mixin ArchOptions arch;
     @Mixin RunOptions run;
@@ -28,8 +28,8 @@ final class EvaluateCommand implements Runnable {
     @Option(names = "--weights", required = true, description = "checkpoint or weights (.pth / .safetensors)")
     Path weights;
 
-    @Option(names = "--dataset", description = "dataset spec (default fashion-mnist); its test split is used")
-    String dataset = "fashion-mnist";
+    @Option(names = "--dataset", description = "dataset spec (default: a checkpoint's own, else fashion-mnist); its test split is used")
+    String dataset;
 
     @Option(names = "--data-dir", description = "where the dataset's files are")
     Path dataDir;
@@ -40,8 +40,9 @@ final class EvaluateCommand implements Runnable {
     @Override
     public void run() {
         if (batch <= 0) throw new IllegalArgumentException("--batch must be positive");
-        Dataset test = Datasets.open(dataset, dataDir, false);
         Map<String, String> meta = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS ? SafeTensors.read(weights).metadata() : Map.of();
+        if (dataset == null) dataset = meta.getOrDefault(Checkpoint.RUN_PREFIX + "dataset", "fashion-mnist");
+        Dataset test = Datasets.open(dataset, dataDir, false);
         Normalization norm;
         DenseNetConfig cfg = arch.resolve();
         StateDict sd;
@@ -56,6 +57,10 @@ final class EvaluateCommand implements Runnable {
             norm = Normalization.compute(Datasets.open(dataset, dataDir, true));
             System.err.println("weights carry no normalisation; using the training split's: " + norm);
         }
+        if (cfg.inChannels() != test.channels()) {
+            throw new IllegalArgumentException("the network takes " + cfg.inChannels() + " input channels, " + dataset + " has " + test.channels());
+        }
+        new io.densenet4j.DenseNet(cfg).checkInputSize(test.height(), test.width());
         try (Predictor p = Predictor.create(cfg, sd, run.options())) {
             int h = test.height(), w = test.width();
             Evaluation e = Evaluation.run((x, n) -> p.forward(x, n, h, w), test, norm, batch);

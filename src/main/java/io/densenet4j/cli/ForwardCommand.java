@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /** {@code forward}: logits for a tensor file. */
-@Command(name = "forward", description = "Read tensor 'input' (N,C,H,W float32, NCHW) from a safetensors file; write 'logits' (N,classes).")
+@Command(name = "forward", mixinStandardHelpOptions = true, description = "Read tensor 'input' (N,C,H,W float32, NCHW) from a safetensors file; write 'logits' (N,classes).")
 final class ForwardCommand implements Runnable {
     @Mixin ArchOptions arch;
     @Mixin RunOptions run;

@@ -13,7 +13,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 
 /** {@code info}: architecture, depth, parameter count and GMACs at an input size. */
-@Command(name = "info", description = "Print an architecture, its parameter count and GMACs at its input size.")
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Print an architecture, its parameter count and GMACs at its input size.")
 final class InfoCommand implements Runnable {
     @Mixin ArchOptions arch;
 

@@ -14,7 +14,7 @@ import java.io.UncheckedIOException;
  */
 @Command(name = "densenet4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "DenseNet inference on a fused native core (Huang et al., CVPR 2017).",
-        subcommands = {InfoCommand.class, ForwardCommand.class, PredictCommand.class, TrainCommand.class, EvaluateCommand.class,
+        subcommands = {picocli.CommandLine.HelpCommand.class, InfoCommand.class, ForwardCommand.class, PredictCommand.class, TrainCommand.class, EvaluateCommand.class,
                 BenchCommand.class, PlanCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
@@ -39,12 +39,18 @@ public final class Main implements Runnable {
             ex.printStackTrace(err);
             return 1;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            System.err.println("densenet4j: error: out of Java heap; the input or network is too large for -Xmx"
+                    + Runtime.getRuntime().maxMemory() / (1 << 20) + "m");
+            return 2;
+        }
     }
 
     static boolean isBadInput(Throwable ex) {
         return ex instanceof IllegalArgumentException || ex instanceof WeightsException || ex instanceof DenseNetException
-                || ex instanceof UncheckedIOException;
+                || ex instanceof UncheckedIOException || ex instanceof io.densenet4j.train.TrainingDivergedException;
     }
 
     static String oneLine(String s) {

@@ -17,7 +17,7 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /** {@code plan}: write the native plan (and optionally its weights) for the JDK-less native test programs. */
-@Command(name = "plan", description = "Write the inference plan for an input size, and optionally the weights as safetensors, for native/test/run_plan.")
+@Command(name = "plan", mixinStandardHelpOptions = true, description = "Write the inference plan for an input size, and optionally the weights as safetensors, for native/test/run_plan.")
 final class PlanCommand implements Runnable {
     @Mixin ArchOptions arch;
 

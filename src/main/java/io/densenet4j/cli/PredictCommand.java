@@ -22,7 +22,7 @@ import java.util.List;
 import java.util.Locale;
 
 /** {@code predict}: top-K classes for images (JPEG, PNG) through torchvision's eval transform. */
-@Command(name = "predict", description = "Classify images: torchvision's eval transform (resize 256, centre crop 224, ImageNet mean/std), top-K softmax.")
+@Command(name = "predict", mixinStandardHelpOptions = true, description = "Classify images: torchvision's eval transform (resize 256, centre crop 224, ImageNet mean/std), top-K softmax.")
 final class PredictCommand implements Runnable {
     @Mixin ArchOptions arch;
     @Mixin RunOptions run;

@@ -25,15 +25,18 @@ import java.nio.file.Path;
 import java.util.Locale;
 
 /** {@code train}: SGD on a dataset, with the defaults of the README's main job (Fashion-MNIST). */
-@Command(name = "train", description = "Train a DenseNet (memory-efficient, Pleiss et al. 2017) on a dataset; evaluate each epoch; checkpoint.")
+@Command(name = "train", mixinStandardHelpOptions = true, description = "Train a DenseNet (memory-efficient, Pleiss et al. 2017) on a dataset; evaluate each epoch; checkpoint.")
 final class TrainCommand implements Runnable {
-    static final int DEFAULT_DEPTH = 22;
-    static final int DEFAULT_EPOCHS = 6;
+    static final int DEFAULT_DEPTH = 28;
+    static final int DEFAULT_EPOCHS = 10;
 
     @Mixin ArchOptions arch;
 
-    @Option(names = "--dataset", description = "fashion-mnist (default), mnist, cifar10, cifar100, folder:DIR or tensors:FILE")
-    String dataset = "fashion-mnist";
+    @Option(names = "--dataset", description = "fashion-mnist (default; with --resume: the checkpoint's), mnist, cifar10, cifar100, folder:DIR or tensors:FILE")
+    String dataset;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--data-dir", description = "where the dataset's files are (default: Debian's share folder for (fashion-)mnist)")
     Path dataDir;
@@ -98,9 +101,29 @@ final class TrainCommand implements Runnable {
     @Option(names = "--threads", description = "CPU threads (default: all cores)")
     int threads = 0;
 
+    /** Options that a resumed run takes from its checkpoint instead. */
+    static final String[] FROM_CHECKPOINT = {"--arch", "--config", "--depth", "--growth-rate", "--in-channels", "--num-classes", "--weights",
+        "--epochs", "--batch", "--lr", "--schedule", "--momentum", "--nesterov", "--weight-decay", "--drop-rate", "--seed", "--no-shuffle",
+        "--no-augment", "--memory", "--threads"};
+
     @Override
     public void run() {
         Checkpoint ck = resume != null ? Checkpoint.read(resume) : null;
+        if (ck != null) {
+            java.util.List<String> ignored = new java.util.ArrayList<>();
+            for (String o : FROM_CHECKPOINT) if (spec.commandLine().getParseResult().hasMatchedOption(o)) ignored.add(o);
+            if (!ignored.isEmpty()) System.err.println("resuming: " + String.join(", ", ignored) + " ignored; the checkpoint's settings apply");
+            if (dataset == null) dataset = ck.run().get("dataset");
+            if (valSplit == null && ck.run().containsKey("val_split")) valSplit = Double.parseDouble(ck.run().get("val_split"));
+            if (testDataset == null) testDataset = ck.run().get("test_dataset");
+            if (ck.epoch() >= ck.settings().epochs()) {
+                System.out.println("the run in " + resume + " is complete (" + ck.settings().epochs() + " epochs, " + ck.step()
+                        + " steps); nothing to resume");
+                return;
+            }
+        }
+        if (dataset == null) dataset = "fashion-mnist";
+        if (saveState != null) requireWritableParent(saveState, "--save-state");
         Dataset train = Datasets.open(dataset, dataDir, true);
         Dataset test;
         if (valSplit != null) {
@@ -134,11 +157,18 @@ final class TrainCommand implements Runnable {
             init = weights != null ? fineTuneStart(cfg) : Initializers.torchvision(new DenseNet(cfg), seed);
             norm = Normalization.compute(train);
         }
-        if (ck != null && steps > 0) settings = withSteps(settings, steps);
+        if (ck != null) settings = withSteps(settings, steps);  // a limit applies to this invocation only
+        else if (java.nio.file.Files.exists(dir.resolve(Trainer.CHECKPOINT))) {
+            System.err.println("note: replacing the earlier run in " + dir + " (use --resume " + dir.resolve(Trainer.CHECKPOINT) + " to continue it)");
+        }
+        java.util.Map<String, String> info = new java.util.LinkedHashMap<>();
+        info.put("dataset", dataset);
+        if (valSplit != null) info.put("val_split", Double.toString(valSplit));
+        if (testDataset != null) info.put("test_dataset", testDataset);
         System.err.println(String.format(Locale.ROOT, "training %s on %s (%d images, %dx%dx%d, %d classes), %d epochs, batch %d, %s memory -> %s",
                 cfg, dataset, train.size(), train.channels(), train.height(), train.width(), train.numClasses(), settings.epochs(),
                 settings.batch(), settings.memory().id(), dir));
-        Trainer.Result r = new Trainer(cfg, settings, train, test, norm, dir, System.err).run(init, ck);
+        Trainer.Result r = new Trainer(cfg, settings, train, test, norm, dir, System.err).describeRun(info).run(init, ck);
         if (saveState != null) {
             Trainer.saveState(r.state(), saveState);
             System.out.println("wrote state_dict to " + saveState);
@@ -150,6 +180,13 @@ final class TrainCommand implements Runnable {
             printSamples(r.state(), cfg, test, norm, settings.threads());
         }
         System.out.println("checkpoint: " + dir.resolve(Trainer.CHECKPOINT));
+    }
+
+    static void requireWritableParent(Path file, String option) {
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent == null || !java.nio.file.Files.isDirectory(parent) || !java.nio.file.Files.isWritable(parent)) {
+            throw new IllegalArgumentException(option + " " + file + ": folder " + parent + " does not exist or is not writable");
+        }
     }
 
     private static TrainSettings withSteps(TrainSettings s, long steps) {

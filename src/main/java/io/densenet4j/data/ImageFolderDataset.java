@@ -131,7 +131,7 @@ public final class ImageFolderDataset implements Dataset {
             if (dims[i][0] != channels || dims[i][1] != height || dims[i][2] != width) {
                 throw new IllegalArgumentException(found.get(i) + ": image is " + dims[i][2] + "x" + dims[i][1]
                         + " but " + found.get(0) + " is " + width + "x" + height
-                        + "; all images must have the same size (or give a target size to resize and crop them)");
+                        + "; all images must have the same size (resize them to one size first)");
             }
         }
         this.samples = data;

@@ -52,6 +52,9 @@ public final class ImageDecoder {
      * @return the image, 3 channels, (C, H, W) float32, values 0..255
      * @throws IllegalArgumentException if the file cannot be read or decoded
      */
+    /** Largest image decoded, in pixels: Pillow's {@code Image.MAX_IMAGE_PIXELS} (decompression-bomb guard). */
+    public static final long MAX_PIXELS = 89_478_485L;
+
     public static Image read(Path file) {
         return read(file, ColorMode.RGB);
     }
@@ -204,6 +207,11 @@ public final class ImageDecoder {
             reader.addIIOReadWarningListener((source, warning) -> warnings.add(warning));
             try {
                 reader.setInput(in, true, true);
+                long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
+                if (pixels > MAX_PIXELS) {
+                    throw new IllegalArgumentException("cannot read image file " + file + ": " + reader.getWidth(0) + "x" + reader.getHeight(0)
+                            + " pixels is over the limit of " + MAX_PIXELS + " (a decompression bomb?)");
+                }
                 BufferedImage bi = reader.read(0);
                 if (!warnings.isEmpty()) {
                     throw new IllegalArgumentException("cannot decode " + format + " file " + file

@@ -25,6 +25,9 @@ import java.util.Objects;
  */
 public final class ImageTransform {
     /** ImageNet channel means (R, G, B), torchvision's defaults. */
+    /** Largest resize or crop side accepted, in pixels. */
+    public static final int MAX_SIDE = 8192;
+
     public static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
     /** ImageNet channel standard deviations (R, G, B), torchvision's defaults. */
     public static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
@@ -105,6 +108,10 @@ public final class ImageTransform {
         Image r = image;
         if (resizeSize > 0) {
             int[] hw = resizedSize(image.height(), image.width(), resizeSize);
+            if ((long) hw[0] * hw[1] * image.channels() > (1L << 28)) {
+                throw new IllegalArgumentException("resizing a " + image.width() + "x" + image.height() + " image to shorter side " + resizeSize
+                        + " gives " + hw[1] + "x" + hw[0] + " pixels, too many");
+            }
             if (hw[0] != image.height() || hw[1] != image.width()) {
                 r = PillowBilinear.resize(image, hw[1], hw[0], precision);
             }
@@ -195,8 +202,8 @@ public final class ImageTransform {
          * @return this builder
          */
         public Builder resize(int size) {
-            if (size < 0) {
-                throw new IllegalArgumentException("resize size must be >= 0, got " + size);
+            if (size < 0 || size > MAX_SIDE) {
+                throw new IllegalArgumentException("resize size must be in [0, " + MAX_SIDE + "], got " + size);
             }
             this.resizeSize = size;
             return this;
@@ -207,8 +214,8 @@ public final class ImageTransform {
          * @return this builder
          */
         public Builder crop(int size) {
-            if (size < 1) {
-                throw new IllegalArgumentException("crop size must be >= 1, got " + size);
+            if (size < 1 || size > MAX_SIDE) {
+                throw new IllegalArgumentException("crop size must be in [1, " + MAX_SIDE + "], got " + size);
             }
             this.cropSize = size;
             return this;

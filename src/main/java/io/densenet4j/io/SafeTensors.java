@@ -185,7 +185,8 @@ public final class SafeTensors {
      *
      * @throws WeightsException naming the file if a tensor is named {@code __metadata__} or on I/O errors
      */
-    public static void write(Path file, StateDict tensors, Map<String, String> metadata) {
+    public static void write(Path requested, StateDict tensors, Map<String, String> metadata) {
+        Path file = writableTarget(requested);
         ObjectNode header = JSON.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode meta = header.putObject(METADATA);
@@ -277,5 +278,23 @@ public final class SafeTensors {
 
     private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
         while (b.hasRemaining()) ch.write(b);
+    }
+
+    /**
+     * The path to write: a symbolic link is followed to its target (the link stays a link), and
+     * anything that exists but is not a regular file (a device, a folder) is refused, since the
+     * atomic rename would replace it.
+     */
+    static Path writableTarget(Path file) {
+        Path target = file;
+        try {
+            if (Files.isSymbolicLink(file)) target = file.toRealPath();
+        } catch (IOException e) {
+            throw new WeightsException(file, "cannot resolve the link (" + e.getClass().getSimpleName() + ")");
+        }
+        if (Files.exists(target) && !Files.isRegularFile(target)) {
+            throw new WeightsException(file, "exists and is not a regular file; refusing to replace it");
+        }
+        return target;
     }
 }

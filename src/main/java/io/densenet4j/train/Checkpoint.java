@@ -23,14 +23,17 @@ import java.util.Map;
  * {@code settings} (JSON), {@code epoch} and {@code batch} (where training continues), {@code step},
  * {@code seed} (the RNG state: every random draw is a pure function of seed, epoch, step and sample),
  * {@code normalization.mean}/{@code normalization.std}, {@code class_names} (JSON) and
- * {@code input_size} (HxW). Written to a temporary file and renamed: never half-written.
+ * {@code input_size} (HxW), and {@code run.*}: where the data came from ({@code run.dataset},
+ * {@code run.val_split}, {@code run.test_dataset}), the metrics so far ({@code run.metrics}, CSV) and the
+ * running sums of an epoch stopped midway. Written to a temporary file and renamed: never half-written.
  * Loading it as weights ({@code StateDicts.load}) ignores {@code optimizer.*}.
  */
 public record Checkpoint(DenseNetConfig config, TrainSettings settings, StateDict model, Map<String, float[]> momentum,
                          int epoch, int batch, long step, Normalization normalization, List<String> classNames,
-                         int height, int width) {
+                         int height, int width, Map<String, String> run) {
     public static final String FORMAT = "densenet4j-checkpoint-1";
     public static final String MOMENTUM_PREFIX = "optimizer.momentum.";
+    public static final String RUN_PREFIX = "run.";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public void write(Path file) {
@@ -55,6 +58,7 @@ public record Checkpoint(DenseNetConfig config, TrainSettings settings, StateDic
             throw new IllegalStateException(e);
         }
         meta.put("input_size", height + "x" + width);
+        run.forEach((k, v) -> meta.put(RUN_PREFIX + k, v));
         SafeTensors.write(file, all, meta);
     }
 
@@ -79,9 +83,13 @@ public record Checkpoint(DenseNetConfig config, TrainSettings settings, StateDic
             }
             String[] hw = m.get("input_size").split("x");
             List<String> names = Arrays.asList(JSON.readValue(m.get("class_names"), String[].class));
+            Map<String, String> run = new LinkedHashMap<>();
+            m.forEach((k, v) -> {
+                if (k.startsWith(RUN_PREFIX)) run.put(k.substring(RUN_PREFIX.length()), v);
+            });
             return new Checkpoint(ConfigJson.parse(JSON.readTree(m.get("config"))), TrainSettings.fromJson(m.get("settings")), model, mom,
                     Integer.parseInt(m.get("epoch")), Integer.parseInt(m.get("batch")), Long.parseLong(m.get("step")),
-                    normalization(m), names, Integer.parseInt(hw[0]), Integer.parseInt(hw[1]));
+                    normalization(m), names, Integer.parseInt(hw[0]), Integer.parseInt(hw[1]), run);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(file + ": " + e.getMessage());
         } catch (Exception e) {

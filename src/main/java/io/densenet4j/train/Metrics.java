@@ -25,34 +25,38 @@ public final class Metrics {
     public void add(Row r) { rows.add(r); }
     public List<Row> rows() { return rows; }
 
-    /** Reads rows written earlier (for a resumed run), ignoring a missing file. */
-    public static Metrics read(Path csv) {
+    /** Parses CSV text as {@link #csv()} writes it. */
+    public static Metrics parse(String text) {
         Metrics m = new Metrics();
-        if (!Files.exists(csv)) return m;
         try {
-            for (String line : Files.readAllLines(csv)) {
+            for (String line : text.split("\n")) {
                 if (line.isBlank() || line.startsWith("epoch")) continue;
                 String[] p = line.split(",");
                 m.add(new Row(Integer.parseInt(p[0]), Long.parseLong(p[1]), Double.parseDouble(p[2]), Double.parseDouble(p[3]),
                         Double.parseDouble(p[4]), Double.parseDouble(p[5]), Double.parseDouble(p[6]), Double.parseDouble(p[7]),
                         Double.parseDouble(p[8])));
             }
-        } catch (IOException | RuntimeException e) {
-            throw new IllegalArgumentException(csv + ": unreadable metrics (" + e.getMessage() + ")");
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("unreadable metrics (" + e.getMessage() + ")");
         }
         return m;
     }
 
-    /** Writes metrics.csv (atomically) and plot.png into {@code dir}. */
-    public void write(Path dir) {
+    /** The rows as CSV with a header line. */
+    public String csv() {
         StringBuilder sb = new StringBuilder(HEADER).append('\n');
         for (Row r : rows) {
             sb.append(String.format(Locale.ROOT, "%d,%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.2f,%.1f%n", r.epoch, r.step, r.lr, r.trainLoss,
                     r.trainAccuracy, r.testLoss, r.testAccuracy, r.imagesPerSecond, r.seconds));
         }
+        return sb.toString();
+    }
+
+    /** Writes metrics.csv (atomically) and plot.png into {@code dir}. */
+    public void write(Path dir) {
         try {
             Path tmp = dir.resolve(".metrics.csv.tmp");
-            Files.writeString(tmp, sb.toString());
+            Files.writeString(tmp, csv());
             Files.move(tmp, dir.resolve("metrics.csv"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             if (!rows.isEmpty()) plot(dir.resolve("plot.png"));
         } catch (IOException e) {

@@ -43,6 +43,14 @@ public final class Trainer {
     private final PrintStream log;
     private boolean progress = true;
 
+    private final Map<String, String> runInfo = new java.util.LinkedHashMap<>();
+
+    /** Describes where the data came from (dataset spec, split), stored in every checkpoint as {@code run.*}. */
+    public Trainer describeRun(Map<String, String> info) {
+        runInfo.putAll(info);
+        return this;
+    }
+
     public Trainer(DenseNetConfig config, TrainSettings settings, Dataset train, Dataset test, Normalization norm, Path out, PrintStream log) {
         if (train.size() < settings.batch()) {
             throw new IllegalArgumentException("the training set has " + train.size() + " images, fewer than one batch of " + settings.batch());
@@ -73,14 +81,14 @@ public final class Trainer {
         try {
             Files.createDirectories(out);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + out + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot create output folder " + out + " (" + e.getClass().getSimpleName() + ")", e);
         }
         int h = train.height(), w = train.width();
         StateDict start = resume != null ? resume.model() : init;
         int epoch0 = resume != null ? resume.epoch() : 0;
         int batch0 = resume != null ? resume.batch() : 0;
         long step = resume != null ? resume.step() : 0;
-        Metrics metrics = resume != null ? Metrics.read(out.resolve("metrics.csv")) : new Metrics();
+        Metrics metrics = resume != null && resume.run().containsKey("metrics") ? Metrics.parse(resume.run().get("metrics")) : new Metrics();
         int perEpoch = BatchLoader.batchesPerEpoch(train.size(), settings.batch(), true);
         long totalSteps = (long) perEpoch * settings.epochs();
         Evaluation last = null;
@@ -90,6 +98,11 @@ public final class Trainer {
                 long t0 = System.nanoTime();
                 double lossSum = 0;
                 long seen = 0, correct = 0;
+                if (epoch == epoch0 && resume != null && batch0 > 0) {  // the sums of the batches before the stop
+                    lossSum = Double.parseDouble(resume.run().getOrDefault("epoch_loss_sum", "0"));
+                    seen = Long.parseLong(resume.run().getOrDefault("epoch_seen", "0"));
+                    correct = Long.parseLong(resume.run().getOrDefault("epoch_correct", "0"));
+                }
                 double lr = settings.lr();
                 float[] logits = new float[settings.batch() * config.numClasses()];
                 int first = epoch == epoch0 ? batch0 : 0;
@@ -119,11 +132,18 @@ public final class Trainer {
                                     perEpoch, status));
                         }
                         if (!Double.isFinite(loss)) {
-                            throw new IllegalStateException("the loss became " + loss + " at step " + step + " (learning rate " + lr + " too high?)");
+                            throw new TrainingDivergedException("the loss became " + loss + " at step " + step + " (learning rate " + lr + " too high?); the last checkpoint is kept");
                         }
                         if (settings.maxSteps() > 0 && step >= settings.maxSteps() && step < totalSteps) {
                             boolean endOfEpoch = b.index() + 1 == perEpoch;
-                            save(engine, endOfEpoch ? epoch + 1 : epoch, endOfEpoch ? 0 : b.index() + 1, step);
+                            if (endOfEpoch) {
+                                last = test == null ? null : Evaluation.run(engine::predict, test, norm, settings.batch());
+                                metrics.add(row(epoch, step, lr, lossSum, seen, correct, last, t0));
+                                save(engine, epoch + 1, 0, step, metrics, 0, 0, 0);
+                                metrics.write(out);
+                            } else {
+                                save(engine, epoch, b.index() + 1, step, metrics, lossSum, seen, correct);
+                            }
                             log.println(String.format(Locale.ROOT, "stopped after %d steps (--steps); checkpoint %s", step, out.resolve(CHECKPOINT)));
                             return new Result(null, step, epoch, true, engine.stateDict());
                         }
@@ -131,10 +151,9 @@ public final class Trainer {
                 }
                 double secs = (System.nanoTime() - t0) / 1e9;
                 last = test == null ? null : Evaluation.run(engine::predict, test, norm, settings.batch());
-                metrics.add(new Metrics.Row(epoch, step, lr, seen == 0 ? Double.NaN : lossSum / seen, seen == 0 ? Double.NaN : (double) correct / seen,
-                        last == null ? Double.NaN : last.loss(), last == null ? Double.NaN : last.accuracy(), seen / secs, secs));
+                metrics.add(row(epoch, step, lr, lossSum, seen, correct, last, t0));
+                save(engine, epoch + 1, 0, step, metrics, 0, 0, 0);  // the checkpoint (with the metrics) first
                 metrics.write(out);
-                save(engine, epoch + 1, 0, step);
                 log.println(String.format(Locale.ROOT, "epoch %d/%d: train loss %.4f acc %.2f%%, test loss %s acc %s, %.0f img/s, %.0f s",
                         epoch + 1, settings.epochs(), lossSum / Math.max(1, seen), 100.0 * correct / Math.max(1, seen),
                         last == null ? "-" : String.format(Locale.ROOT, "%.4f", last.loss()),
@@ -152,11 +171,25 @@ public final class Trainer {
         return z ^ (z >>> 31);
     }
 
-    private void save(TrainingEngine engine, int epoch, int batch, long step) {
+    private static Metrics.Row row(int epoch, long step, double lr, double lossSum, long seen, long correct, Evaluation test, long t0) {
+        double secs = (System.nanoTime() - t0) / 1e9;
+        return new Metrics.Row(epoch, step, lr, seen == 0 ? Double.NaN : lossSum / seen, seen == 0 ? Double.NaN : (double) correct / seen,
+                test == null ? Double.NaN : test.loss(), test == null ? Double.NaN : test.accuracy(), seen / secs, secs);
+    }
+
+    private void save(TrainingEngine engine, int epoch, int batch, long step, Metrics metrics, double lossSum, long seen, long correct) {
         StateDict model = engine.stateDict();
         Map<String, float[]> mom = engine.momentumBuffers();
         List<String> names = train.classNames();
-        new Checkpoint(config, settings, model, mom, epoch, batch, step, norm, names, train.height(), train.width()).write(out.resolve(CHECKPOINT));
+        Map<String, String> run = new java.util.LinkedHashMap<>(runInfo);
+        run.put("metrics", metrics.csv());
+        if (batch > 0) {
+            run.put("epoch_loss_sum", Double.toString(lossSum));
+            run.put("epoch_seen", Long.toString(seen));
+            run.put("epoch_correct", Long.toString(correct));
+        }
+        new Checkpoint(config, settings, model, mom, epoch, batch, step, norm, names, train.height(), train.width(), run)
+                .write(out.resolve(CHECKPOINT));
     }
 
     /** Writes the plain state_dict (torchvision names, no optimizer state) as safetensors. */

@@ -90,6 +90,49 @@ class TrainCliTest {
     }
 
     @Test
+    void resumeAfterStepsRunsToTheEndOnTheCheckpointsData(@TempDir Path dir) throws Exception {
+        Path data = tensors(dir, 64, 4);
+        Path runDir = dir.resolve("run");
+        assertEquals(0, run("train", "--dataset", "tensors:" + data, "--val-split", "0.25", "--arch", "densenet-bc", "--depth", "10",
+                "--growth-rate", "4", "--epochs", "2", "--batch", "8", "--threads", "2", "--out", runDir.toString(), "--steps", "3"), err.toString());
+        assertTrue(err.toString().contains("stopped after 3 steps"), err.toString());
+        Path ck = runDir.resolve("checkpoint.safetensors");
+        // no --dataset / --val-split: the checkpoint knows them; --epochs is ignored with a note
+        assertEquals(0, run("train", "--resume", ck.toString(), "--epochs", "7"), err.toString());
+        assertTrue(err.toString().contains("--epochs ignored"), err.toString());
+        assertTrue(out.toString().contains("test accuracy: "), out.toString());
+        assertEquals(3, Files.readAllLines(runDir.resolve("metrics.csv")).size(), "header + 2 epochs");
+        assertEquals(0, run("train", "--resume", ck.toString()), err.toString());
+        assertTrue(out.toString().contains("is complete"), out.toString());
+    }
+
+    @Test
+    void helpAndOneLineErrorsForAbsurdInput(@TempDir Path dir) throws Exception {
+        assertEquals(0, run("train", "--help"));
+        assertTrue(out.toString().contains("--resume"), out.toString());
+        Path data = tensors(dir, 32, 2);
+        Path huge = Files.writeString(dir.resolve("huge.json"), "{\"growth_rate\": 100000, \"block_config\": [6], \"num_init_features\": 64}");
+        String[][] bad = {
+            {"bench", "--arch", "densenet121", "--batch", "1000000000", "--seconds", "0.1"},
+            {"bench", "--config", huge.toString(), "--seconds", "0.1"},
+            {"info", "--arch", "densenet-bc", "--depth", "100000000"},
+            {"train", "--dataset", "tensors:" + data, "--arch", "densenet-bc", "--depth", "10", "--batch", "8", "--lr", "1e30",
+                "--epochs", "3", "--out", dir.resolve("div").toString()},
+            {"train", "--dataset", "tensors:" + data, "--arch", "densenet-bc", "--depth", "10", "--batch", "8",
+                "--save-state", dir.resolve("no/such/dir/s.safetensors").toString()},
+            {"forward", "--weights", "../shared/golden/odd-k5.safetensors", "--input", "../shared/golden/odd-k5-io.safetensors",
+                "--output", dir.toString()},
+        };
+        for (String[] args : bad) {
+            long t0 = System.nanoTime();
+            assertEquals(2, run(args), String.join(" ", args) + " -> " + err);
+            assertEquals(1, err.toString().strip().lines().filter(l -> l.startsWith("densenet4j:")).count(), err.toString());
+            assertTrue(!err.toString().contains("\tat "), "no stack trace: " + err);
+            assertTrue(System.nanoTime() - t0 < 60e9, "took too long: " + String.join(" ", args));
+        }
+    }
+
+    @Test
     void benchTrainPrintsStepTimeAndMemory() {
         assertEquals(0, run("bench", "--train", "--arch", "densenet-bc", "--depth", "16", "--growth-rate", "4", "--batch", "4",
                 "--seconds", "0.2", "--threads", "2"), err.toString());
