@@ -234,11 +234,6 @@ public final class TrainingEngine implements AutoCloseable {
     /** Forward passes run in train mode (each adds 1 to every {@code num_batches_tracked}). */
     public long forwards() { return forwards; }
 
-    /** Sets the train-mode forward count (when resuming from a checkpoint whose state already includes them). */
-    public void resetForwardCount() {
-        forwards = 0;
-    }
-
     /** Eval-mode logits {@code (n, classes)} with the current weights (running statistics, no dropout). */
     public float[] predict(float[] input, int n) {
         if (store == null) throw new IllegalStateException("training engine is closed");
