@@ -458,8 +458,12 @@ public:
         dropout(c.fresh, k_, rows, k_, drop_, seed(c));  // same mask: d(mask * y / (1-p)) = mask * dy / (1-p)
         float* bpre = c.naive ? bpre_.data() : c.bpre;
         float* b = c.naive ? b_.data() : c.b;
+        // A = relu(bn1(X)): stored (naive) or recomputed whole into the dA scratch, which holds it
+        // until dW1 has used it and dA overwrites it (so it is computed once per backward)
+        const float* a = c.naive ? a_.data() : c.da;
         if (!c.naive) {  // recompute (Pleiss et al.): running statistics are not touched
-            bottleneck(c, bpre);
+            bn_relu_rows(x, blk_.c, rows, cin_, bn1_->scale(), bn1_->shift(), c.da, cin_);
+            gemm('N', 'T', rows, width_, cin_, c.da, cin_, w1_->p, cin_, 0.0f, bpre, width_);
             bn_relu_rows(bpre, width_, rows, width_, bn2_->scale(), bn2_->shift(), b, width_);
         }
         conv2_->backward_weights(c, b, c.fresh);
@@ -468,16 +472,8 @@ public:
         d2.g = c.db;
         d2.ldg = width_;
         bn2_->backward(bpre, width_, rows, d2, c.db, width_, false);  // dBpre, in place
-        gemm('N', 'N', rows, cin_, width_, c.db, width_, w1_->p, cin_, 0.0f, c.da, cin_);
-        int64_t t = chunk_rows(rows, cin_);
-        for (int64_t r0 = 0; r0 < rows; r0 += t) {
-            int64_t len = std::min(t, rows - r0);
-            const float* a = c.naive ? a_.data() + r0 * cin_ : c.chunk;
-            if (!c.naive)
-                bn_relu_rows(x + r0 * blk_.c, blk_.c, len, cin_, bn1_->scale(), bn1_->shift(), c.chunk, cin_);
-            gemm('T', 'N', width_, cin_, len, c.db + r0 * width_, width_, a, cin_, r0 == 0 ? 0.0f : 1.0f, w1_->grad.data(),
-                 cin_);
-        }
+        gemm('T', 'N', width_, cin_, rows, c.db, width_, a, cin_, 0.0f, w1_->grad.data(), cin_);  // dW1 = dBpre^T A
+        gemm('N', 'N', rows, cin_, width_, c.db, width_, w1_->p, cin_, 0.0f, c.da, cin_);         // dA (A is done)
         GradIn d1;
         d1.g = c.da;
         d1.ldg = cin_;
