@@ -8,7 +8,7 @@ import java.util.Objects;
  * Values are used as they are. The arrays are kept, not copied; do not change them while
  * the dataset is in use.
  */
-public final class ArrayDataset implements Dataset {
+public class ArrayDataset implements Dataset {
     private final float[] images;
     private final int[] labels;
     private final int channels;

@@ -33,14 +33,11 @@ import java.util.Objects;
  * file, a missing tensor, wrong rank or element kind, N differing between the two, a negative
  * label or one {@code >= num_classes}, a bad {@code num_classes} or {@code class_names}.
  */
-public final class TensorFileDataset implements Dataset {
+public final class TensorFileDataset extends ArrayDataset {
     private final Path file;
-    private final float[] input;
-    private final int[] labels;
-    private final int channels;
-    private final int height;
-    private final int width;
-    private final List<String> classNames;
+
+    /** What a file holds, validated: images, labels, sizes, class names. */
+    private record Contents(float[] input, int[] labels, int channels, int height, int width, List<String> classNames) {}
 
     /**
      * Reads the whole file into memory.
@@ -49,7 +46,15 @@ public final class TensorFileDataset implements Dataset {
      * @throws IllegalArgumentException see the class comment
      */
     public TensorFileDataset(Path file) {
-        this.file = Objects.requireNonNull(file, "file");
+        this(file, read(Objects.requireNonNull(file, "file")));
+    }
+
+    private TensorFileDataset(Path file, Contents c) {
+        super(c.input(), c.labels(), c.channels(), c.height(), c.width(), c.classNames());
+        this.file = file;
+    }
+
+    private static Contents read(Path file) {
         SafeTensorsFile st;
         try {
             st = SafeTensors.read(file);
@@ -113,15 +118,12 @@ public final class TensorFileDataset implements Dataset {
         }
         int k = (int) classes;
         String cn = meta.get("class_names");
-        this.classNames = cn != null ? parseNames(file, cn, k) : DataFiles.defaultNames(k);
-        this.labels = new int[l.length];
+        int[] labels = new int[l.length];
         for (int i = 0; i < l.length; i++) {
             labels[i] = (int) l[i];
         }
-        this.input = in.floats();
-        this.channels = (int) in.dim(1);
-        this.height = (int) in.dim(2);
-        this.width = (int) in.dim(3);
+        return new Contents(in.floats(), labels, (int) in.dim(1), (int) in.dim(2), (int) in.dim(3),
+                cn != null ? parseNames(file, cn, k) : DataFiles.defaultNames(k));
     }
 
     private static List<String> parseNames(Path file, String json, int k) {
@@ -151,52 +153,8 @@ public final class TensorFileDataset implements Dataset {
     }
 
     @Override
-    public int size() {
-        return labels.length;
-    }
-
-    @Override
-    public int channels() {
-        return channels;
-    }
-
-    @Override
-    public int height() {
-        return height;
-    }
-
-    @Override
-    public int width() {
-        return width;
-    }
-
-    @Override
-    public int numClasses() {
-        return classNames.size();
-    }
-
-    @Override
-    public List<String> classNames() {
-        return classNames;
-    }
-
-    @Override
-    public void image(int index, float[] dst, int offset) {
-        Objects.checkIndex(index, labels.length);
-        int len = channels * height * width;
-        DataFiles.checkDst(dst, offset, len);
-        System.arraycopy(input, index * len, dst, offset, len);
-    }
-
-    @Override
-    public int label(int index) {
-        Objects.checkIndex(index, labels.length);
-        return labels[index];
-    }
-
-    @Override
     public String toString() {
-        return "TensorFileDataset[" + file + ", N=" + labels.length + ", " + channels + "x" + height + "x" + width
-                + ", classes=" + classNames.size() + "]";
+        return "TensorFileDataset[" + file + ", N=" + size() + ", " + channels() + "x" + height() + "x" + width()
+                + ", classes=" + numClasses() + "]";
     }
 }

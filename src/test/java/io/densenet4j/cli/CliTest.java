@@ -2,15 +2,10 @@ package io.densenet4j.cli;
 
 import io.densenet4j.io.SafeTensors;
 import io.densenet4j.io.StateDict;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -18,34 +13,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The command line: results, and exit 2 with one line for bad input. */
-class CliTest {
+class CliTest extends CliHarness {
     static final Path GOLDEN = Path.of("../shared/golden");
     static final Path IMAGES = Path.of("../shared/images");
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-    private PrintStream oldOut, oldErr;
-
-    @BeforeEach
-    void capture() {
-        oldOut = System.out;
-        oldErr = System.err;
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-    }
-
-    @AfterEach
-    void restore() {
-        System.setOut(oldOut);
-        System.setErr(oldErr);
-    }
-
-    private String stdout() { return out.toString(StandardCharsets.UTF_8); }
-    private String stderr() { return err.toString(StandardCharsets.UTF_8); }
-
     private void assertBadInput(String expectedFragment, String... args) {
-        out.reset();
-        err.reset();
-        assertEquals(2, Main.run(args), "exit code; stderr: " + stderr());
+        assertEquals(2, run(args), "exit code; stderr: " + stderr());
         String e = stderr().strip();
         assertEquals(1, e.lines().count(), "one line on stderr, got: " + e);
         assertTrue(e.contains(expectedFragment), "stderr should mention '" + expectedFragment + "': " + e);
@@ -53,7 +25,7 @@ class CliTest {
 
     @Test
     void infoPrintsArchitectureAndCounts() {
-        assertEquals(0, Main.run("info", "--arch", "densenet121"));
+        assertEquals(0, run("info", "--arch", "densenet121"));
         assertTrue(stdout().contains("parameters: 7978856"), stdout());
         assertTrue(stdout().contains("gmacs: 2.834"), stdout());
         assertTrue(stdout().contains("minimum_input: 29x29"), stdout());
@@ -63,7 +35,7 @@ class CliTest {
     void forwardWritesGoldenLogits(@TempDir Path dir) {
         Assumptions.assumeTrue(Files.exists(GOLDEN.resolve("odd-k5.pth")), "golden files absent");
         Path o = dir.resolve("out.safetensors");
-        assertEquals(0, Main.run("forward", "--weights", GOLDEN.resolve("odd-k5.pth").toString(), "--config",
+        assertEquals(0, run("forward", "--weights", GOLDEN.resolve("odd-k5.pth").toString(), "--config",
                 GOLDEN.resolve("odd-k5.json").toString(), "--input", GOLDEN.resolve("odd-k5-io.safetensors").toString(),
                 "--output", o.toString(), "--threads", "2"), stderr());
         float[] got = SafeTensors.read(o).tensors().require("logits").floats();
@@ -79,7 +51,7 @@ class CliTest {
         float[] logits = io.require("logits").floats();
         int best = 0;
         for (int i = 1; i < 1000; i++) if (logits[i] > logits[best]) best = i;
-        assertEquals(0, Main.run("predict", "--weights", GOLDEN.resolve("densenet121.pth").toString(), "--top", "1",
+        assertEquals(0, run("predict", "--weights", GOLDEN.resolve("densenet121.pth").toString(), "--top", "1",
                 "--threads", "2", IMAGES.resolve("chelsea.png").toString()), stderr());
         assertTrue(stdout().contains("(" + best + ")"), "top-1 of chelsea should be class " + best + ": " + stdout());
     }
@@ -101,7 +73,7 @@ class CliTest {
 
     @Test
     void benchReportsThroughputAndPeakNativeBytes() {
-        assertEquals(0, Main.run("bench", "--arch", "densenet-bc", "--depth", "16", "--growth-rate", "4", "--batch", "2",
+        assertEquals(0, run("bench", "--arch", "densenet-bc", "--depth", "16", "--growth-rate", "4", "--batch", "2",
                 "--seconds", "0.2", "--threads", "2", "--json"), stderr());
         String s = stdout().strip();
         assertTrue(s.matches("\\{.*\"img_per_s\":[0-9.]+.*\"peak_native_bytes\":[1-9][0-9]*.*\\}"), s);

@@ -4,14 +4,9 @@ import io.densenet4j.io.SafeTensors;
 import io.densenet4j.io.StateDict;
 import io.densenet4j.io.StateDicts;
 import io.densenet4j.io.Tensor;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -21,25 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** train / evaluate / bench --train from the command line, on a small tensor-file dataset. */
-class TrainCliTest {
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-    private PrintStream oldOut, oldErr;
-
-    @BeforeEach
-    void capture() {
-        oldOut = System.out;
-        oldErr = System.err;
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-    }
-
-    @AfterEach
-    void restore() {
-        System.setOut(oldOut);
-        System.setErr(oldErr);
-    }
-
+class TrainCliTest extends CliHarness {
     static Path tensors(Path dir, int n, int classes) {
         SplittableRandom r = new SplittableRandom(3);
         float[] x = new float[n * 2 * 12 * 12];
@@ -54,12 +31,6 @@ class TrainCliTest {
         Path f = dir.resolve("data.safetensors");
         SafeTensors.write(f, sd, Map.of());
         return f;
-    }
-
-    private int run(String... args) {
-        out.reset();
-        err.reset();
-        return Main.run(args);
     }
 
     @Test
