@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "error.h"
 #include "plan.h"
 #include "weights.h"
 
@@ -19,6 +20,32 @@ public:
     virtual int64_t buffer_size(const std::string& name) const = 0;
     virtual void read_buffer(const std::string& name, float* out) const = 0;
     virtual void set_poison(bool on) = 0;
+    virtual std::string describe() const = 0;
+    /** Benchmark aid: ms per batch of `iters` runs of the network alone at the last batch
+     *  size, input already in place (a GPU backend: no host copies). */
+    virtual double time_resident(int iters) { fail("time_resident: not supported by this backend"); }
+};
+
+/** Training on one device: the contract of dn4j::Trainer (densenet4j/core.h), which forwards
+ *  every call to one of these. A backend whose parameters live elsewhere than the WeightStore
+ *  (a GPU) copies them back in sync_weights(). */
+class TrainBackend {
+public:
+    virtual ~TrainBackend() = default;
+    virtual double forward_backward(const float* input, const int64_t* labels, int64_t n, uint64_t seed,
+                                    float* logits) = 0;
+    virtual void sgd_step(float lr, float momentum, float weight_decay, bool nesterov) = 0;
+    virtual int64_t estimate_bytes(int64_t n) const = 0;
+    virtual int64_t param_count() const = 0;
+    virtual std::string param_name(int64_t i) const = 0;
+    virtual int64_t param_numel(int64_t i) const = 0;
+    virtual void read_grad(const std::string& name, float* out) const = 0;
+    virtual void read_momentum(const std::string& name, float* out) const = 0;
+    virtual void write_momentum(const std::string& name, const float* in) = 0;
+    virtual bool has_momentum() const = 0;
+    virtual void set_has_momentum(bool on) = 0;
+    /** Copies parameters and running statistics (and num_batches_tracked) into the WeightStore. */
+    virtual void sync_weights() = 0;
     virtual std::string describe() const = 0;
 };
 

@@ -20,7 +20,7 @@
 #include "../common/backend.h"
 #include "../common/error.h"
 #include "kernels.h"
-#include "view.h"
+#include "../common/view.h"
 
 namespace dn4j {
 namespace cpu {

@@ -28,7 +28,7 @@
 #include "densenet4j/core.h"
 #include "kernels.h"
 #include "train_kernels.h"
-#include "view.h"
+#include "../common/view.h"
 
 namespace dn4j {
 namespace cpu {

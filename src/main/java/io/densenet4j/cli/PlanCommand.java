@@ -17,7 +17,7 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /** {@code plan}: write the native plan (and optionally its weights) for the JDK-less native test programs. */
-@Command(name = "plan", mixinStandardHelpOptions = true, description = "Write the inference plan for an input size, and optionally the weights as safetensors, for native/test/run_plan.")
+@Command(name = "plan", mixinStandardHelpOptions = true, description = "Write the inference (or, with --train, training) plan for an input size, and optionally the weights as safetensors, for the native test programs (native/test).")
 final class PlanCommand implements Runnable {
     @Mixin ArchOptions arch;
 
@@ -33,6 +33,9 @@ final class PlanCommand implements Runnable {
     @Option(names = "--out", required = true, description = "plan file to write")
     Path out;
 
+    @Option(names = "--train", description = "write the training plan (module-level ops) instead of the inference plan")
+    boolean train;
+
     @Option(names = "--weights-out", description = "also write the weights here (safetensors, float32)")
     Path weightsOut;
 
@@ -46,7 +49,7 @@ final class PlanCommand implements Runnable {
         }
         DenseNet net = new DenseNet(cfg);
         try {
-            Files.writeString(out, net.inferencePlan(height, width).text());
+            Files.writeString(out, (train ? net.trainingPlan(height, width) : net.inferencePlan(height, width)).text());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + out + ": " + e.getMessage(), e);
         }

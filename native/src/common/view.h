@@ -1,11 +1,11 @@
-// A checked view of a plan operand (a whole buffer or a channel slice of it), shared by the
-// CPU inference backend and the CPU trainer.
+// A checked view of a plan operand (a whole buffer or a channel slice of it), shared by the backends
+// (inference and training).
 #pragma once
 
 #include "../common/error.h"
 #include "../common/plan.h"
 
-namespace dn4j::cpu {
+namespace dn4j {
 
 struct View {
     int b = -1;           // plan buffer index
@@ -27,4 +27,4 @@ inline View view(const Plan& plan, const PlanOp& op, const char* key) {
     return v;
 }
 
-}  // namespace dn4j::cpu
+}  // namespace dn4j

@@ -1,0 +1,95 @@
+// CUDA and cuDNN error checks, and device memory that counts itself (the GPU's "peak
+// native bytes": every cudaMalloc of the backend, workspaces included, passes through here).
+#pragma once
+
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <atomic>
+#include <cstdint>
+#include <utility>
+
+#include "../common/error.h"
+
+namespace dn4j::cuda {
+
+#define DN_CUDA(call)                                                                                    \
+    do {                                                                                                 \
+        cudaError_t e_ = (call);                                                                         \
+        if (e_ != cudaSuccess) ::dn4j::fail("CUDA error ", cudaGetErrorName(e_), " (", cudaGetErrorString(e_), \
+                                            ") in ", #call);                                             \
+    } while (0)
+
+#define DN_CUDNN(call)                                                                                    \
+    do {                                                                                                  \
+        cudnnStatus_t s_ = (call);                                                                        \
+        if (s_ != CUDNN_STATUS_SUCCESS) ::dn4j::fail("cuDNN error ", cudnnGetErrorString(s_), " in ", #call); \
+    } while (0)
+
+/** Device bytes held by this library now, and their high-water mark. */
+int64_t device_bytes_in_use();
+int64_t device_bytes_peak();
+void device_bytes_reset_peak();
+
+void* device_alloc(size_t bytes);
+void device_free(void* p, size_t bytes);
+
+/** An owning, counted device allocation (move-only); contents are uninitialised. */
+class DeviceBuffer {
+public:
+    DeviceBuffer() = default;
+    explicit DeviceBuffer(size_t bytes) { resize(bytes); }
+    ~DeviceBuffer() { reset(); }
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+    DeviceBuffer(DeviceBuffer&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr; o.n_ = 0; }
+    DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+        if (this != &o) { reset(); p_ = o.p_; n_ = o.n_; o.p_ = nullptr; o.n_ = 0; }
+        return *this;
+    }
+    void resize(size_t bytes) {
+        if (bytes == n_) return;
+        reset();
+        if (bytes) { p_ = device_alloc(bytes); n_ = bytes; }
+    }
+    /** Grows (discarding contents) only when `bytes` exceeds the current size. */
+    void reserve(size_t bytes) { if (bytes > n_) resize(bytes); }
+    void reset() {
+        if (p_) device_free(p_, n_);
+        p_ = nullptr; n_ = 0;
+    }
+    template <typename T = void>
+    T* get() const { return static_cast<T*>(p_); }
+    size_t bytes() const { return n_; }
+
+private:
+    void* p_ = nullptr;
+    size_t n_ = 0;
+};
+
+/** Pinned host memory (for copies that a CUDA Graph can capture). */
+class PinnedBuffer {
+public:
+    PinnedBuffer() = default;
+    ~PinnedBuffer() { reset(); }
+    PinnedBuffer(const PinnedBuffer&) = delete;
+    PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+    void reserve(size_t bytes) {
+        if (bytes <= n_) return;
+        reset();
+        DN_CUDA(cudaMallocHost(&p_, bytes));
+        n_ = bytes;
+    }
+    void reset() {
+        if (p_) cudaFreeHost(p_);
+        p_ = nullptr; n_ = 0;
+    }
+    template <typename T = void>
+    T* get() const { return static_cast<T*>(p_); }
+
+private:
+    void* p_ = nullptr;
+    size_t n_ = 0;
+};
+
+}  // namespace dn4j::cuda
