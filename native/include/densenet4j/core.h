@@ -21,8 +21,24 @@ int64_t native_bytes_peak();
 void native_bytes_reset_peak();
 /** Library version and the oneDNN version it runs on, one line. */
 std::string version_string();
-/** Backends compiled into this library and usable on this machine, comma-separated (e.g. "cpu"). */
+/** Backends usable on this machine, comma-separated: "cpu" or "cpu,cuda". */
 std::string available_devices();
+
+/** Where libdensenet4j_cuda.so.1 lies (the Java side extracts it from the linux-x86_64-gpu jar);
+ *  without a call, it is looked for next to this library, then on the library path. Must come
+ *  before the first use of a CUDA device. */
+void set_cuda_library(const std::string& path);
+/** Whether the CUDA backend, its cuDNN, a driver and a device are all there (loads the CUDA
+ *  library on first call). */
+bool cuda_available();
+/** The CUDA device line (name, compute capability, driver and cuDNN versions) when available,
+ *  else what is missing, as one sentence. */
+std::string cuda_info();
+/** GPU memory the CUDA backend holds now / at most since the last reset (0 without CUDA):
+ *  activations, weights, workspaces. */
+int64_t device_bytes_in_use();
+int64_t device_bytes_peak();
+void device_bytes_reset_peak();
 
 /** Named float32 tensors in PyTorch layout (row-major; conv weights (C_out, C_in, kH, kW)). */
 class WeightStore {
@@ -45,8 +61,14 @@ public:
 class Engine {
 public:
     /** Parses `plan`, checks every tensor it names against `weights` (which must outlive
-     *  the engine) and folds/reorders weights. `device`: "cpu". `threads` <= 0: all cores. */
+     *  the engine) and folds/reorders weights. `device`: "cpu", "cuda" or "cuda:I" (throws
+     *  naming what is missing when CUDA cannot be used). `threads` <= 0: all cores (CPU). */
     Engine(const std::string& plan, WeightStore* weights, const std::string& device, int threads);
+    /** The same with backend options, space-separated key=value: on CUDA dtype=fp32|tf32|fp16|bf16
+     *  (default fp32, true fp32), graphs=1|0 (CUDA Graphs), and the tuning keys documented in
+     *  native/src/cuda/cuda_entry.h; the CPU takes "" or dtype=fp32. */
+    Engine(const std::string& plan, WeightStore* weights, const std::string& device, int threads,
+           const std::string& options);
     ~Engine();
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
@@ -86,6 +108,7 @@ namespace dn4j {
  */
 class Trainer {
 public:
+    /** `device`: "cpu", "cuda" or "cuda:I"; `memory`: "efficient" or "naive". */
     Trainer(const std::string& plan, WeightStore* weights, const std::string& device, int threads,
             const std::string& memory);
     ~Trainer();
@@ -114,6 +137,9 @@ public:
     /** Whether the momentum buffers hold state (false before the first step). */
     bool has_momentum() const;
     void set_has_momentum(bool on);
+    /** Writes parameters and running statistics into the WeightStore where the device keeps its
+     *  own copies (CUDA); a no-op on the CPU, which updates the WeightStore in place. */
+    void sync_weights();
     std::string describe() const;
 
     struct Impl;

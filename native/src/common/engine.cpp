@@ -1,26 +1,160 @@
+#include <dlfcn.h>
 #include <dnnl.hpp>
 
+#include <mutex>
+
+#include "../cuda/cuda_entry.h"
 #include "backend.h"
+#include "cuda_loader.h"
 #include "densenet4j/core.h"
 #include "error.h"
 
 namespace dn4j {
 
+// ------------------------------------------------------------------ the CUDA library, loaded on demand
+namespace {
+
+struct CudaLibrary {
+    std::mutex mu;
+    std::string path;      // set_cuda_library(), else next to this library
+    bool tried = false;
+    std::string problem;   // why it cannot be used ("" when it can)
+    std::string info;      // the device line when it can
+    decltype(&dn4j_cuda_probe) probe = nullptr;
+    decltype(&dn4j_cuda_make_backend) make_backend = nullptr;
+    decltype(&dn4j_cuda_make_trainer) make_trainer = nullptr;
+    decltype(&dn4j_cuda_bytes_in_use) in_use = nullptr;
+    decltype(&dn4j_cuda_bytes_peak) peak = nullptr;
+    decltype(&dn4j_cuda_bytes_reset_peak) reset_peak = nullptr;
+};
+
+CudaLibrary& cuda_lib() {
+    static CudaLibrary lib;
+    return lib;
+}
+
+std::string default_cuda_path() {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&default_cuda_path), &info) && info.dli_fname) {
+        std::string self = info.dli_fname;
+        auto slash = self.rfind('/');
+        if (slash != std::string::npos) return self.substr(0, slash + 1) + "libdensenet4j_cuda.so.1";
+    }
+    return "libdensenet4j_cuda.so.1";
+}
+
+/** Loads and probes the CUDA library once; afterwards `problem` says what is missing, if anything. */
+CudaLibrary& load_cuda() {
+    CudaLibrary& l = cuda_lib();
+    std::lock_guard<std::mutex> lock(l.mu);
+    if (l.tried) return l;
+    l.tried = true;
+    std::string path = l.path.empty() ? default_cuda_path() : l.path;
+    void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h && l.path.empty()) h = dlopen("libdensenet4j_cuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        std::string why = dlerror();
+        if (why.find("libcudnn") != std::string::npos)
+            l.problem = "cuDNN 9 is missing (" + why +
+                        "); install cuDNN 9 for CUDA 13 (e.g. `pip install nvidia-cudnn-cu13` or NVIDIA's "
+                        "cudnn9-cuda-13 package) and put its lib folder on LD_LIBRARY_PATH";
+        else if (why.find("libdensenet4j_cuda") != std::string::npos || why.find("No such file") != std::string::npos)
+            l.problem = "the CUDA backend is not installed (libdensenet4j_cuda.so.1 not found); add the densenet4j "
+                        "linux-x86_64-gpu jar to the classpath";
+        else
+            l.problem = "cannot load the CUDA backend: " + why;
+        return l;
+    }
+    l.probe = reinterpret_cast<decltype(l.probe)>(dlsym(h, "dn4j_cuda_probe"));
+    l.make_backend = reinterpret_cast<decltype(l.make_backend)>(dlsym(h, "dn4j_cuda_make_backend"));
+    l.make_trainer = reinterpret_cast<decltype(l.make_trainer)>(dlsym(h, "dn4j_cuda_make_trainer"));
+    l.in_use = reinterpret_cast<decltype(l.in_use)>(dlsym(h, "dn4j_cuda_bytes_in_use"));
+    l.peak = reinterpret_cast<decltype(l.peak)>(dlsym(h, "dn4j_cuda_bytes_peak"));
+    l.reset_peak = reinterpret_cast<decltype(l.reset_peak)>(dlsym(h, "dn4j_cuda_bytes_reset_peak"));
+    if (!l.probe || !l.make_backend || !l.in_use || !l.peak || !l.reset_peak) {
+        l.problem = "the CUDA backend at " + path + " lacks its entry points (a mismatched build?)";
+        return l;
+    }
+    std::string info;
+    if (l.probe(&info) <= 0) l.problem = info;
+    else l.info = info;
+    return l;
+}
+
+/** "cuda" or "cuda:I" -> device index; -1 when `device` names no CUDA device. */
+int cuda_index(const std::string& device) {
+    if (device == "cuda") return 0;
+    if (device.rfind("cuda:", 0) != 0) return -1;
+    std::string i = device.substr(5);
+    DN_CHECK(!i.empty() && i.size() < 4 && i.find_first_not_of("0123456789") == std::string::npos,
+             "bad device '", device, "' (expected cuda or cuda:INDEX)");
+    return std::stoi(i);
+}
+
+}  // namespace
+
+CudaRuntime cuda_runtime_for(const std::string& device) {
+    CudaRuntime r;
+    r.index = cuda_index(device);
+    if (r.index < 0) return r;
+    CudaLibrary& l = load_cuda();
+    DN_CHECK(l.problem.empty(), "device ", device, ": ", l.problem);
+    r.make_backend = l.make_backend;
+    r.make_trainer = l.make_trainer;
+    return r;
+}
+
+void set_cuda_library(const std::string& path) {
+    CudaLibrary& l = cuda_lib();
+    std::lock_guard<std::mutex> lock(l.mu);
+    DN_CHECK(!l.tried || l.path == path, "set_cuda_library: the CUDA library was already loaded from ",
+             l.path.empty() ? default_cuda_path() : l.path);
+    l.path = path;
+}
+
+bool cuda_available() { return load_cuda().problem.empty(); }
+
+std::string cuda_info() {
+    CudaLibrary& l = load_cuda();
+    return l.problem.empty() ? l.info : l.problem;
+}
+
+int64_t device_bytes_in_use() {
+    CudaLibrary& l = cuda_lib();
+    return l.in_use ? l.in_use() : 0;
+}
+int64_t device_bytes_peak() {
+    CudaLibrary& l = cuda_lib();
+    return l.peak ? l.peak() : 0;
+}
+void device_bytes_reset_peak() {
+    CudaLibrary& l = cuda_lib();
+    if (l.reset_peak) l.reset_peak();
+}
+
+// ------------------------------------------------------------------ Engine
 struct Engine::Impl {
     std::unique_ptr<Backend> backend;
 };
 
 Engine::Engine(const std::string& plan_text, WeightStore* weights, const std::string& device, int threads)
+    : Engine(plan_text, weights, device, threads, "") {}
+
+Engine::Engine(const std::string& plan_text, WeightStore* weights, const std::string& device, int threads,
+               const std::string& options)
     : impl(nullptr) {
     DN_CHECK(weights != nullptr, "Engine needs a WeightStore");
     Plan plan = Plan::parse(plan_text);
     auto i = std::make_unique<Impl>();
     if (device == "cpu") {
+        DN_CHECK(options.empty() || options == "dtype=fp32", "device cpu runs fp32 only (options '", options, "')");
         i->backend = make_cpu_backend(plan, *weights->impl, threads);
-    } else if (device == "cuda") {
-        fail("device cuda: this build of densenet4j has no CUDA backend yet (CPU only); use --device cpu or auto");
+    } else if (cuda_index(device) >= 0) {
+        CudaRuntime rt = cuda_runtime_for(device);
+        std::string opts = options + " device=" + std::to_string(rt.index);
+        i->backend.reset(rt.make_backend(&plan, weights->impl, opts.c_str()));
     } else {
-        fail("unknown device '", device, "' (expected cpu or cuda)");
+        fail("unknown device '", device, "' (expected cpu, cuda or cuda:INDEX)");
     }
     impl = i.release();
 }
@@ -44,6 +178,6 @@ std::string version_string() {
            std::to_string(v->patch) + ")";
 }
 
-std::string available_devices() { return "cpu"; }
+std::string available_devices() { return cuda_available() ? "cpu,cuda" : "cpu"; }
 
 }  // namespace dn4j

@@ -28,6 +28,8 @@
 #include "densenet4j/core.h"
 #include "kernels.h"
 #include "train_kernels.h"
+#include "../common/backend.h"
+#include "../common/cuda_loader.h"
 #include "../common/view.h"
 
 namespace dn4j {
@@ -634,6 +636,7 @@ private:
 
 struct Trainer::Impl {
     Plan plan;
+    std::unique_ptr<TrainBackend> gpu;  // set on a CUDA device: every call goes there
     int threads = 1;
     bool naive = false;
     bool has_momentum = false;
@@ -747,10 +750,18 @@ Trainer::Trainer(const std::string& plan_text, WeightStore* weights, const std::
                  const std::string& memory)
     : impl(nullptr) {
     DN_CHECK(weights != nullptr, "Trainer needs a WeightStore");
-    DN_CHECK(device == "cpu", device == "cuda" ? "device cuda: this build of densenet4j has no CUDA backend yet (CPU only); use --device cpu or auto"
-                                               : "unknown device '" + device + "' (expected cpu or cuda)");
     DN_CHECK(memory == "efficient" || memory == "naive", "memory mode must be efficient or naive, got '", memory, "'");
+    CudaRuntime rt = cuda_runtime_for(device);
+    DN_CHECK(device == "cpu" || rt.index >= 0, "unknown device '", device, "' (expected cpu, cuda or cuda:INDEX)");
     auto i = std::make_unique<Impl>();
+    if (rt.index >= 0) {
+        DN_CHECK(rt.make_trainer != nullptr, "device ", device, ": this CUDA backend cannot train (inference only)");
+        Plan plan = Plan::parse(plan_text);
+        std::string opts = "memory=" + memory + " device=" + std::to_string(rt.index);
+        i->gpu.reset(rt.make_trainer(&plan, weights->impl, opts.c_str()));
+        impl = i.release();
+        return;
+    }
     i->plan = Plan::parse(plan_text);
     i->threads = threads > 0 ? threads : omp_get_num_procs();
     i->naive = memory == "naive";
@@ -763,6 +774,7 @@ Trainer::~Trainer() { delete impl; }
 double Trainer::forward_backward(const float* input, const int64_t* labels, int64_t n, uint64_t seed, float* logits) {
     DN_CHECK(input != nullptr && labels != nullptr, "forward_backward: null input or labels");
     DN_CHECK(n > 0, "forward_backward: batch size must be positive");
+    if (impl->gpu) return impl->gpu->forward_backward(input, labels, n, seed, logits);
     omp_set_num_threads(impl->threads);
     if (impl->ctx.n != n) impl->prepare(n);
     auto& c = impl->ctx;
@@ -777,6 +789,7 @@ double Trainer::forward_backward(const float* input, const int64_t* labels, int6
 }
 
 void Trainer::sgd_step(float lr, float momentum, float weight_decay, bool nesterov) {
+    if (impl->gpu) return impl->gpu->sgd_step(lr, momentum, weight_decay, nesterov);
     DN_CHECK(impl->ctx.n > 0, "sgd_step before any forward_backward");
     omp_set_num_threads(impl->threads);
     for (auto* p : impl->params)
@@ -786,6 +799,7 @@ void Trainer::sgd_step(float lr, float momentum, float weight_decay, bool nester
 }
 
 int64_t Trainer::estimate_bytes(int64_t n) const {
+    if (impl->gpu) return impl->gpu->estimate_bytes(n);
     cpu::Needs nd = impl->needs(n);
     size_t f = impl->act_floats(n, false) + impl->act_floats(n, true) + nd.chunk + nd.bpre + nd.b + nd.db + nd.da +
                nd.fresh + nd.own;
@@ -793,31 +807,43 @@ int64_t Trainer::estimate_bytes(int64_t n) const {
     return static_cast<int64_t>(f * sizeof(float));
 }
 
-int64_t Trainer::param_count() const { return static_cast<int64_t>(impl->params.size()); }
+int64_t Trainer::param_count() const { if (impl->gpu) return impl->gpu->param_count(); return static_cast<int64_t>(impl->params.size()); }
 std::string Trainer::param_name(int64_t i) const {
     DN_CHECK(i >= 0 && i < param_count(), "parameter index out of range");
+    if (impl->gpu) return impl->gpu->param_name(i);
     return impl->params[i]->name;
 }
 int64_t Trainer::param_numel(int64_t i) const {
     DN_CHECK(i >= 0 && i < param_count(), "parameter index out of range");
+    if (impl->gpu) return impl->gpu->param_numel(i);
     return impl->params[i]->numel;
 }
 void Trainer::read_grad(const std::string& name, float* out) const {
+    if (impl->gpu) return impl->gpu->read_grad(name, out);
     cpu::Param* p = impl->param(name);
     std::memcpy(out, p->grad.data(), static_cast<size_t>(p->numel) * sizeof(float));
 }
 void Trainer::read_momentum(const std::string& name, float* out) const {
+    if (impl->gpu) return impl->gpu->read_momentum(name, out);
     cpu::Param* p = impl->param(name);
     std::memcpy(out, p->mom.data(), static_cast<size_t>(p->numel) * sizeof(float));
 }
 void Trainer::write_momentum(const std::string& name, const float* in) {
+    if (impl->gpu) return impl->gpu->write_momentum(name, in);
     cpu::Param* p = impl->param(name);
     std::memcpy(p->mom.data(), in, static_cast<size_t>(p->numel) * sizeof(float));
 }
-bool Trainer::has_momentum() const { return impl->has_momentum; }
-void Trainer::set_has_momentum(bool on) { impl->has_momentum = on; }
+bool Trainer::has_momentum() const { return impl->gpu ? impl->gpu->has_momentum() : impl->has_momentum; }
+void Trainer::set_has_momentum(bool on) {
+    if (impl->gpu) impl->gpu->set_has_momentum(on);
+    else impl->has_momentum = on;
+}
+void Trainer::sync_weights() {
+    if (impl->gpu) impl->gpu->sync_weights();
+}
 
 std::string Trainer::describe() const {
+    if (impl->gpu) return impl->gpu->describe();
     std::ostringstream os;
     os << "cpu trainer, " << (impl->naive ? "naive" : "efficient") << " memory, " << impl->threads << " threads, batch "
        << impl->ctx.n << "\n";

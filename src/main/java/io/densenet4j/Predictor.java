@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
-import java.util.logging.Logger;
 
 /**
  * Inference with one DenseNet and its weights on the native core (eval mode: BatchNorm uses
@@ -21,33 +20,40 @@ import java.util.logging.Logger;
  * <p>Weights are copied into native memory once; for each input size a plan is compiled and
  * its buffers are allocated on first use and reused for every later batch of that size.
  *
+ * <p>Devices: the CPU (oneDNN) or an NVIDIA GPU (cuDNN; {@link Options#dtype()} picks fp32, tf32,
+ * fp16 or bf16 there). On the GPU a batch size's first call also captures the whole forward in
+ * a CUDA Graph, which later calls of that size replay.
+ *
  * <p>Thread safety: a Predictor may be shared between threads; its calls are serialised
- * (one batch at a time). For parallel throughput give each thread its own Predictor; each
+ * (one batch at a time); on a GPU each Predictor has its own CUDA stream. For parallel throughput give each thread its own Predictor; each
  * one's batches already use all the threads given in {@link Options#threads()}.
  *
  * <p>AutoCloseable: {@link #close()} frees all native memory it holds.
  */
 public final class Predictor implements AutoCloseable {
-    private static final Logger LOG = Logger.getLogger(Predictor.class.getName());
-
     /**
-     * @param device  {@code auto} (the default: CUDA where available, else CPU), {@code cpu} or {@code cuda}
+     * @param device  {@code auto} (the default: CUDA where available, else CPU, with one log line),
+     *                {@code cpu}, {@code cuda} or {@code cuda:INDEX} (see {@link Devices})
      * @param threads CPU threads per batch; 0 means all cores
+     * @param dtype   {@code fp32} (default; true fp32), or on CUDA {@code tf32}, {@code fp16}, {@code bf16}
      */
-    public record Options(String device, int threads) {
+    public record Options(String device, int threads, String dtype) {
         public Options {
             if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0 = all cores), got " + threads);
-            if (!device.equals("auto") && !device.equals("cpu") && !device.equals("cuda")) {
-                throw new IllegalArgumentException("device must be auto, cpu or cuda, got '" + device + "'");
-            }
+            Devices.checkName(device);
+            Devices.checkDtype(dtype);
         }
 
-        public static Options defaults() { return new Options("auto", 0); }
+        /** fp32 on {@code device}. */
+        public Options(String device, int threads) { this(device, threads, "fp32"); }
+
+        public static Options defaults() { return new Options("auto", 0, "fp32"); }
     }
 
     private final DenseNet net;
     private final Options options;
     private final String device;
+    private final String backendOptions;
     private NativeCore.WeightStore store;
     private final Map<Long, NativeCore.Engine> engines = new HashMap<>();
 
@@ -55,7 +61,8 @@ public final class Predictor implements AutoCloseable {
         this.net = net;
         this.options = options;
         StateDicts.check(net.stateDictShapes().all(), weights, Set.of());
-        this.device = resolveDevice(options.device());
+        this.device = Devices.resolve(options.device());
+        this.backendOptions = Devices.options(device, options.dtype());
         this.store = NativeLibrary.call(NativeCore.WeightStore::new);
         try {
             for (Map.Entry<String, long[]> e : net.stateDictShapes().all().entrySet()) {
@@ -71,22 +78,13 @@ public final class Predictor implements AutoCloseable {
         }
     }
 
-    private static String resolveDevice(String requested) {
-        if (requested.equals("auto")) {
-            String have = NativeLibrary.call(NativeCore::available_devices);
-            if (have.contains("cuda")) return "cuda";
-            LOG.fine("device auto: no CUDA backend available, running on cpu");
-            return "cpu";
-        }
-        return requested;
-    }
-
     /**
      * A predictor for {@code config} with {@code weights} (torchvision key names; see
      * {@link StateDicts#check}).
      *
      * @throws io.densenet4j.io.WeightsException listing every missing, unexpected and mis-shaped key
-     * @throws DenseNetException if the native library cannot load or the device is unavailable
+     * @throws DeviceUnavailableException if {@code cuda} is asked for and cannot run here (the message says what is missing)
+     * @throws DenseNetException if the native library cannot load
      */
     public static Predictor create(DenseNetConfig config, StateDict weights, Options options) {
         return new Predictor(new DenseNet(config), weights, options);
@@ -104,7 +102,7 @@ public final class Predictor implements AutoCloseable {
 
     public DenseNet network() { return net; }
     public int numClasses() { return net.config().numClasses(); }
-    /** The device batches run on ({@code cpu} or {@code cuda}). */
+    /** The device batches run on ({@code cpu}, {@code cuda} or {@code cuda:INDEX}). */
     public String device() { return device; }
 
     /**
@@ -153,7 +151,7 @@ public final class Predictor implements AutoCloseable {
         NativeCore.Engine e = engines.get(key);
         if (e == null) {
             Plan plan = net.inferencePlan(height, width);
-            e = NativeLibrary.call(() -> new NativeCore.Engine(plan.text(), store, device, options.threads()));
+            e = NativeLibrary.call(() -> new NativeCore.Engine(plan.text(), store, device, options.threads(), backendOptions));
             engines.put(key, e);
         }
         return e;

@@ -88,17 +88,20 @@ final class BenchCommand implements Runnable {
             double elapsed = (System.nanoTime() - t0) / 1e9;
             double ips = batches * batch / elapsed;
             long peak = NativeLibrary.nativeBytesPeak();
+            long devicePeak = NativeLibrary.deviceBytesPeak();
             long rss = peakRss();
             String threads = Integer.toString(run.threads > 0 ? run.threads : Runtime.getRuntime().availableProcessors());
             if (json) {
                 System.out.println(String.format(Locale.ROOT,
-                        "{\"arch\":\"%s\",\"batch\":%d,\"image\":%d,\"threads\":%s,\"device\":\"%s\",\"batches\":%d,\"seconds\":%.3f,"
-                                + "\"img_per_s\":%.2f,\"ms_per_batch\":%.3f,\"peak_native_bytes\":%d,\"peak_rss_bytes\":%d}",
-                        name(), batch, side, threads, p.device(), batches, elapsed, ips, 1000 * elapsed / batches, peak, rss));
+                        "{\"arch\":\"%s\",\"batch\":%d,\"image\":%d,\"threads\":%s,\"device\":\"%s\",\"dtype\":\"%s\",\"batches\":%d,\"seconds\":%.3f,"
+                                + "\"img_per_s\":%.2f,\"ms_per_batch\":%.3f,\"peak_native_bytes\":%d,\"peak_device_bytes\":%d,\"peak_rss_bytes\":%d}",
+                        name(), batch, side, threads, p.device(), run.dtype, batches, elapsed, ips, 1000 * elapsed / batches, peak,
+                        devicePeak, rss));
             } else {
                 System.out.println(String.format(Locale.ROOT,
-                        "arch=%s batch=%d image=%d threads=%s device=%s batches=%d img_per_s=%.2f ms_per_batch=%.3f peak_native_bytes=%d peak_rss_bytes=%d",
-                        name(), batch, side, threads, p.device(), batches, ips, 1000 * elapsed / batches, peak, rss));
+                        "arch=%s batch=%d image=%d threads=%s device=%s dtype=%s batches=%d img_per_s=%.2f ms_per_batch=%.3f peak_native_bytes=%d"
+                                + (p.device().equals("cpu") ? "" : " peak_device_bytes=" + devicePeak) + " peak_rss_bytes=%d",
+                        name(), batch, side, threads, p.device(), run.dtype, batches, ips, 1000 * elapsed / batches, peak, rss));
             }
         }
     }

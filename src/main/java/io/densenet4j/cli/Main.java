@@ -18,6 +18,10 @@ import java.io.UncheckedIOException;
                 BenchCommand.class, PlanCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
+        // log records (e.g. the --device auto fallback) as one line each
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "densenet4j: %5$s%6$s%n");
+        }
         System.exit(run(args));
     }
 

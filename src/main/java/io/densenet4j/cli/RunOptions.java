@@ -8,8 +8,11 @@ final class RunOptions {
     @Option(names = "--threads", description = "CPU threads (default: all cores)")
     int threads = 0;
 
-    @Option(names = "--device", description = "auto (default: CUDA if available, else CPU), cpu or cuda")
+    @Option(names = "--device", description = "auto (default: CUDA if available, else CPU), cpu, cuda or cuda:INDEX")
     String device = "auto";
 
-    Predictor.Options options() { return new Predictor.Options(device, threads); }
+    @Option(names = "--dtype", description = "fp32 (default, true fp32), or on CUDA tf32, fp16 or bf16")
+    String dtype = "fp32";
+
+    Predictor.Options options() { return new Predictor.Options(device, threads, dtype); }
 }

@@ -46,6 +46,12 @@ public class NativeCore {
     public static native void native_bytes_reset_peak();
     public static native @StdString String version_string();
     public static native @StdString String available_devices();
+    public static native void set_cuda_library(@StdString String path);
+    public static native @Cast("bool") boolean cuda_available();
+    public static native @StdString String cuda_info();
+    public static native @Cast("int64_t") long device_bytes_in_use();
+    public static native @Cast("int64_t") long device_bytes_peak();
+    public static native void device_bytes_reset_peak();
 
     /** Named float32 tensors in PyTorch layout. */
     @Name("WeightStore")
@@ -107,6 +113,8 @@ public class NativeCore {
 
         public native void set_has_momentum(boolean on);
 
+        public native void sync_weights();
+
         public native @StdString String describe();
     }
 
@@ -121,7 +129,14 @@ public class NativeCore {
             allocate(plan, weights, device, threads);
         }
 
+        public Engine(String plan, WeightStore weights, String device, int threads, String options) {
+            allocate(plan, weights, device, threads, options);
+        }
+
         private native void allocate(@StdString String plan, WeightStore weights, @StdString String device, int threads);
+
+        private native void allocate(@StdString String plan, WeightStore weights, @StdString String device, int threads,
+                                     @StdString String options);
 
         public native void forward(@Const float[] input, @Cast("int64_t") long n, float[] output);
 

@@ -32,9 +32,38 @@ public final class NativeLibrary {
                 throw new DenseNetException("cannot load the densenet4j native library for " + platform
                         + " (is the densenet4j " + platform + " jar on the classpath?): " + e, e);
             }
+            locateCudaLibrary(platform);
             loaded = true;
         }
     }
+
+    /**
+     * Points the core at the CUDA backend of the {@code linux-x86_64-gpu} jar, when that jar is on
+     * the classpath (extracted like the other natives). Loading it waits for the first CUDA use.
+     */
+    private static void locateCudaLibrary(String platform) {
+        String res = "/io/densenet4j/internal/" + platform + "-gpu/libdensenet4j_cuda.so.1";
+        if (NativeCore.class.getResource(res) == null) return;
+        try {
+            java.io.File f = Loader.cacheResource(NativeCore.class, res);
+            if (f != null) NativeCore.set_cuda_library(f.getAbsolutePath());
+        } catch (java.io.IOException e) {
+            throw new DenseNetException("cannot extract the CUDA backend " + res + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether CUDA inference and training can run here (GPU, driver, cuDNN 9 and the gpu jar). */
+    public static boolean cudaAvailable() { return call(NativeCore::cuda_available); }
+
+    /** The CUDA device line when {@link #cudaAvailable()}, else what is missing (one sentence). */
+    public static String cudaInfo() { return call(NativeCore::cuda_info); }
+
+    /** GPU bytes the CUDA backend holds now / at most since {@link #resetDevicePeak()} (0 without CUDA). */
+    public static long deviceBytesInUse() { return call(NativeCore::device_bytes_in_use); }
+
+    public static long deviceBytesPeak() { return call(NativeCore::device_bytes_peak); }
+
+    public static void resetDevicePeak() { run(NativeCore::device_bytes_reset_peak); }
 
     /** Runs a native call; a C++ exception becomes a DenseNetException with its message. */
     public static <T> T call(Supplier<T> f) {

@@ -46,14 +46,16 @@ public final class TrainingEngine implements AutoCloseable {
 
     private final DenseNet net;
     private final int height, width, threads;
+    private final String device;
     private final Map<String, Long> batchesTrackedBase = new LinkedHashMap<>();
     private NativeCore.WeightStore store;
     private NativeCore.Trainer trainer;
     private NativeCore.Engine evalEngine;
     private long forwards;
 
-    private TrainingEngine(DenseNet net, StateDict init, int height, int width, Memory memory, int threads) {
+    private TrainingEngine(DenseNet net, StateDict init, int height, int width, Memory memory, int threads, String device) {
         this.net = net;
+        this.device = io.densenet4j.Devices.resolve(device);
         this.height = height;
         this.width = width;
         this.threads = threads;
@@ -72,7 +74,7 @@ public final class TrainingEngine implements AutoCloseable {
                 long[] shape = e.getValue();
                 NativeLibrary.run(() -> store.put(k, data, shape, shape.length));
             }
-            trainer = NativeLibrary.call(() -> new NativeCore.Trainer(plan, store, "cpu", threads, memory.id()));
+            trainer = NativeLibrary.call(() -> new NativeCore.Trainer(plan, store, this.device, threads, memory.id()));
         } catch (RuntimeException ex) {
             close();
             throw ex;
@@ -89,8 +91,19 @@ public final class TrainingEngine implements AutoCloseable {
      */
     public static TrainingEngine create(DenseNetConfig config, StateDict init, int height, int width, Memory memory, int threads,
                                         int plannedBatch) {
-        TrainingEngine t = new TrainingEngine(new DenseNet(config), init, height, width, memory, threads);
-        if (memory == Memory.NAIVE) {
+        return create(config, init, height, width, memory, threads, plannedBatch, "cpu");
+    }
+
+    /**
+     * The same on {@code device}: {@code cpu}, {@code cuda}, {@code cuda:INDEX} or {@code auto}
+     * (see {@link io.densenet4j.Devices}).
+     *
+     * @throws io.densenet4j.DeviceUnavailableException if CUDA is asked for and cannot run here
+     */
+    public static TrainingEngine create(DenseNetConfig config, StateDict init, int height, int width, Memory memory, int threads,
+                                        int plannedBatch, String device) {
+        TrainingEngine t = new TrainingEngine(new DenseNet(config), init, height, width, memory, threads, device);
+        if (memory == Memory.NAIVE && t.device.equals("cpu")) {
             long need = t.estimateBytes(plannedBatch);
             long avail = availableBytes();
             if (avail > 0 && need > avail * 0.9) {
@@ -117,6 +130,8 @@ public final class TrainingEngine implements AutoCloseable {
 
     public DenseNet network() { return net; }
     public int height() { return height; }
+    /** The device steps run on ({@code cpu}, {@code cuda} or {@code cuda:INDEX}). */
+    public String device() { return device; }
     public int width() { return width; }
 
     private NativeCore.Trainer trainer() {
@@ -192,6 +207,7 @@ public final class TrainingEngine implements AutoCloseable {
     /** Every state_dict entry now (parameters, running statistics, {@code num_batches_tracked}), torchvision names and order. */
     public StateDict stateDict() {
         if (store == null) throw new IllegalStateException("training engine is closed");
+        NativeLibrary.run(trainer()::sync_weights);
         StateDict sd = new StateDict();
         for (Map.Entry<String, long[]> e : net.stateDictShapes().all().entrySet()) {
             String k = e.getKey();
@@ -239,7 +255,8 @@ public final class TrainingEngine implements AutoCloseable {
         if (store == null) throw new IllegalStateException("training engine is closed");
         if (evalEngine == null) {
             String plan = net.inferencePlan(height, width).text();
-            evalEngine = NativeLibrary.call(() -> new NativeCore.Engine(plan, store, "cpu", threads));
+            NativeLibrary.run(trainer()::sync_weights);
+            evalEngine = NativeLibrary.call(() -> new NativeCore.Engine(plan, store, device, threads));
         }
         float[] out = new float[n * net.config().numClasses()];
         NativeCore.Engine e = evalEngine;

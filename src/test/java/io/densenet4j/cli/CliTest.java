@@ -69,6 +69,14 @@ class CliTest extends CliHarness {
         assertBadInput("Unknown option", "bench", "--arch", "densenet121", "--frobnicate");
         assertBadInput("device", "bench", "--arch", "densenet-bc", "--depth", "10", "--device", "tpu", "--seconds", "0.1");
         assertBadInput("no such file", "info", "--config", dir.resolve("missing.json").toString());
+        assertBadInput("dtype must be fp32, tf32, fp16 or bf16", "bench", "--arch", "densenet-bc", "--depth", "10", "--dtype",
+                "fp64", "--seconds", "0.1");
+        assertBadInput("runs on CUDA only", "bench", "--arch", "densenet-bc", "--depth", "10", "--device", "cpu", "--dtype",
+                "fp16", "--seconds", "0.1");
+        if (!io.densenet4j.internal.NativeLibrary.cudaAvailable()) {
+            assertBadInput("device cuda is unavailable", "bench", "--arch", "densenet-bc", "--depth", "10", "--device", "cuda",
+                    "--seconds", "0.1");
+        }
     }
 
     @Test

@@ -1,0 +1,82 @@
+package io.densenet4j;
+
+import io.densenet4j.internal.NativeLibrary;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+
+/**
+ * Device names and precisions shared by inference and training.
+ *
+ * <p>Devices: {@code auto} (CUDA device 0 where CUDA can run, else the CPU, saying so in one log
+ * line per JVM), {@code cpu}, {@code cuda} or {@code cuda:INDEX}.
+ *
+ * <p>Precisions ({@code dtype}) of the CUDA backend: {@code fp32} (true fp32, no TF32: the
+ * reference, and the only one on the CPU), {@code tf32} (fp32 tensors, TF32 tensor-core
+ * convolutions), {@code fp16} and {@code bf16} (activations and weights in half precision,
+ * BatchNorm parameters and all accumulation in fp32).
+ */
+public final class Devices {
+    private static final Logger LOG = Logger.getLogger(Devices.class.getName());
+    private static final Pattern NAME = Pattern.compile("auto|cpu|cuda(:[0-9]{1,3})?");
+    private static final AtomicBoolean FALLBACK_LOGGED = new AtomicBoolean();
+
+    private Devices() {}
+
+    /** Throws IllegalArgumentException unless {@code device} is auto, cpu, cuda or cuda:INDEX. */
+    public static String checkName(String device) {
+        if (device == null || !NAME.matcher(device).matches()) {
+            throw new IllegalArgumentException("device must be auto, cpu, cuda or cuda:INDEX, got '" + device + "'");
+        }
+        return device;
+    }
+
+    /** Throws IllegalArgumentException unless {@code dtype} is fp32, tf32, fp16 or bf16. */
+    public static String checkDtype(String dtype) {
+        if (!"fp32".equals(dtype) && !"tf32".equals(dtype) && !"fp16".equals(dtype) && !"bf16".equals(dtype)) {
+            throw new IllegalArgumentException("dtype must be fp32, tf32, fp16 or bf16, got '" + dtype + "'");
+        }
+        return dtype;
+    }
+
+    /**
+     * The device to run on: {@code auto} becomes {@code cuda} or {@code cpu}; {@code cuda[:i]} is
+     * checked now.
+     *
+     * @throws DeviceUnavailableException if CUDA is asked for explicitly and cannot run here
+     */
+    public static String resolve(String requested) {
+        checkName(requested);
+        if (requested.equals("cpu")) return "cpu";
+        boolean ok = NativeLibrary.cudaAvailable();
+        if (requested.equals("auto")) {
+            if (ok) return "cuda";
+            if (FALLBACK_LOGGED.compareAndSet(false, true)) {
+                LOG.info("device auto: running on cpu (CUDA unavailable: " + NativeLibrary.cudaInfo() + ")");
+            }
+            return "cpu";
+        }
+        if (!ok) {
+            throw new DeviceUnavailableException("device " + requested + " is unavailable: " + NativeLibrary.cudaInfo()
+                    + " (use --device cpu or auto)");
+        }
+        return requested;
+    }
+
+    /**
+     * The native backend options for {@code dtype} on {@code device} (already resolved).
+     *
+     * @throws IllegalArgumentException for a reduced precision on the CPU
+     */
+    public static String options(String device, String dtype) {
+        checkDtype(dtype);
+        if (device.equals("cpu")) {
+            if (!dtype.equals("fp32")) {
+                throw new IllegalArgumentException("dtype " + dtype + " runs on CUDA only; the CPU backend computes in fp32");
+            }
+            return "";
+        }
+        return "dtype=" + dtype;
+    }
+}

@@ -1,0 +1,150 @@
+package io.densenet4j;
+
+import io.densenet4j.internal.NativeLibrary;
+import io.densenet4j.io.StateDict;
+import io.densenet4j.io.Tensor;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The CUDA backend from Java. Where CUDA cannot run (no GPU, driver or cuDNN: CI), the GPU tests
+ * are skipped with the reason printed, and the tests of the fallback and the typed error run
+ * instead. The GPU itself is also checked without a JDK by scripts/gpu-check.
+ */
+class CudaTest {
+    static boolean cuda;
+    static String info;
+
+    @BeforeAll
+    static void probe() {
+        cuda = NativeLibrary.cudaAvailable();
+        info = NativeLibrary.cudaInfo();
+        System.err.println("CudaTest: " + (cuda ? "CUDA available: " + info : "GPU tests SKIPPED, CUDA unavailable here: " + info));
+    }
+
+    static void needGpu() { assumeTrue(cuda, () -> "no usable CUDA here: " + info); }
+
+    @Test
+    void cudaWithoutAGpuIsATypedErrorNamingWhatIsMissing() {
+        assumeFalse(cuda, "CUDA is available here");
+        DenseNetConfig cfg = DenseNets.densenetBC(16, 4, 1, 3);
+        StateDict sd = Initializers.torchvision(new DenseNet(cfg), 1);
+        DeviceUnavailableException e = assertThrows(DeviceUnavailableException.class,
+                () -> Predictor.create(cfg, sd, new Predictor.Options("cuda", 1)));
+        assertTrue(e.getMessage().startsWith("device cuda is unavailable: "), e.getMessage());
+        assertTrue(e.getMessage().matches(".*(cuDNN|driver|device|not installed).*"), e.getMessage());
+        assertTrue(!e.getMessage().contains("\n"), "one line");
+        assertEquals("cpu", NativeCore_availableDevices());
+    }
+
+    private static String NativeCore_availableDevices() {
+        return NativeLibrary.call(io.densenet4j.internal.NativeCore::available_devices);
+    }
+
+    @Test
+    void autoFallsBackToTheCpuWithTheSameLogits() {
+        assumeFalse(cuda, "CUDA is available here (auto picks it)");
+        DenseNetConfig cfg = DenseNets.densenetBC(16, 4, 1, 3);
+        StateDict sd = Initializers.torchvision(new DenseNet(cfg), 2);
+        float[] x = new float[2 * 12 * 12];
+        for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i);
+        try (Predictor auto = Predictor.create(cfg, sd, new Predictor.Options("auto", 1));
+             Predictor cpu = Predictor.create(cfg, sd, new Predictor.Options("cpu", 1))) {
+            assertEquals("cpu", auto.device());
+            assertArrayEquals(cpu.forward(x, 2, 12, 12), auto.forward(x, 2, 12, 12));
+        }
+    }
+
+    @Test
+    void badDeviceNamesAndPrecisionsAreRefused() {
+        for (String d : List.of("gpu", "cuda:", "cuda:x", "CUDA", "")) {
+            assertThrows(IllegalArgumentException.class, () -> new Predictor.Options(d, 1), d);
+        }
+        assertThrows(IllegalArgumentException.class, () -> new Predictor.Options("cpu", 1, "fp64"));
+        DenseNetConfig cfg = DenseNets.densenetBC(16, 4, 1, 3);
+        StateDict sd = Initializers.torchvision(new DenseNet(cfg), 1);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Predictor.create(cfg, sd, new Predictor.Options("cpu", 1, "fp16")));
+        assertTrue(e.getMessage().contains("CUDA only"), e.getMessage());
+    }
+
+    // ------------------------------------------------------------------ on a GPU
+
+    @Test
+    void goldenDensenet121InTrueFp32OnTheGpu() {
+        needGpu();
+        StateDict io = Golden.io("densenet121");
+        try (Predictor p = Predictor.load(Golden.file("densenet121.pth"), Golden.config("densenet121"),
+                new Predictor.Options("cuda", 0, "fp32"))) {
+            Tensor got = p.forward(io.require("input"));
+            Golden.assertClose(io.require("logits").floats(), got.floats(), "densenet121 on cuda fp32");
+            // the second call replays the CUDA Graph captured by the first: the same numbers
+            assertArrayEquals(got.floats(), p.forward(io.require("input")).floats());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"fp16", "bf16"})
+    void halfPrecisionsKeepTop1AndStayCloseOnTheGoldenPhotos(String dtype) {
+        needGpu();
+        StateDict io = Golden.io("densenet121");
+        float[] want = io.require("logits").floats();
+        try (Predictor p = Predictor.load(Golden.file("densenet121.pth"), Golden.config("densenet121"),
+                new Predictor.Options("cuda", 0, dtype))) {
+            float[] got = p.forward(io.require("input")).floats();
+            double num = 0, den = 0;
+            for (int i = 0; i < want.length; i++) {
+                num += (got[i] - want[i]) * (double) (got[i] - want[i]);
+                den += want[i] * (double) want[i];
+            }
+            double rel = Math.sqrt(num / den);
+            assertTrue(rel <= (dtype.equals("fp16") ? 1e-2 : 3e-2), dtype + " relative L2 " + rel);
+            for (int s = 0; s < 2; s++) assertEquals(argmax(want, s, 1000), argmax(got, s, 1000), dtype + " top-1 of photo " + s);
+        }
+    }
+
+    @Test
+    void severalPredictorsOnOneGpuFromSeveralThreads() throws Exception {
+        needGpu();
+        DenseNetConfig cfg = DenseNets.densenetBC(22, 6, 3, 7);
+        StateDict sd = Initializers.torchvision(new DenseNet(cfg), 4);
+        float[] x = new float[3 * 3 * 20 * 20];
+        for (int i = 0; i < x.length; i++) x[i] = (float) Math.cos(i * 0.37);
+        float[] want;
+        try (Predictor cpu = Predictor.create(cfg, sd, new Predictor.Options("cpu", 2))) {
+            want = cpu.forward(x, 3, 20, 20);
+        }
+        Thread[] ts = new Thread[4];
+        Throwable[] err = new Throwable[ts.length];
+        for (int t = 0; t < ts.length; t++) {
+            int id = t;
+            ts[t] = new Thread(() -> {
+                try (Predictor p = Predictor.create(cfg, sd, new Predictor.Options("cuda", 0))) {
+                    for (int r = 0; r < 20; r++) Golden.assertClose(want, p.forward(x, 3, 20, 20), "thread " + id);
+                } catch (Throwable e) {
+                    err[id] = e;
+                }
+            });
+            ts[t].start();
+        }
+        for (Thread t : ts) t.join();
+        for (Throwable e : err) if (e != null) throw new AssertionError(e);
+    }
+
+    static int argmax(float[] v, int row, int n) {
+        int best = 0;
+        for (int j = 1; j < n; j++) if (v[row * n + j] > v[row * n + best]) best = j;
+        return best;
+    }
+}
