@@ -24,7 +24,10 @@
 #include "../common/view.h"
 #include "cuda_entry.h"
 #include "cuda_util.h"
+#include "cudnn_graph.h"
 #include "kernels.h"
+
+#include <functional>
 
 namespace dn4j::cuda {
 namespace {
@@ -37,6 +40,7 @@ struct Options {
     bool find = true;
     size_t workspace_limit = size_t{512} << 20;
     bool fuse = true;
+    bool graph = true;
 
     static Options parse(const char* text) {
         Options o;
@@ -55,6 +59,7 @@ struct Options {
                 o.dtype = v;
             } else if (k == "graphs") flag(o.graphs);
             else if (k == "fuse") flag(o.fuse);
+            else if (k == "graph") flag(o.graph);
             else if (k == "device") o.device = std::atoi(v.c_str());
             else if (k == "slices") {
                 DN_CHECK(v == "copy" || v == "strided", "slices must be copy or strided, got '", v, "'");
@@ -124,6 +129,7 @@ struct AlgoChoice {
 
 std::mutex g_algo_mutex;
 std::map<std::string, AlgoChoice> g_algo_cache;  // per shape, dtype and math: chosen once per process
+std::map<std::string, std::string> g_select_cache;  // per conv and epilogue: the candidate select() chose
 
 const char* algo_name(cudnnConvolutionFwdAlgo_t a) {
     switch (a) {
@@ -151,6 +157,8 @@ public:
                int stride, int pad, bool bias_relu, Needs& needs) {
         destroy();
         n_ = n;
+        spec_ = ConvSpec{Dt<T>::v, n, cin, h, w, x_ldc, cout, ho, wo, y_ldc, k, stride, pad, bias_relu,
+                         c.math == CUDNN_FMA_MATH};
         x_img_ = int64_t(h) * w * x_ldc;
         y_img_ = int64_t(ho) * wo * y_ldc;
         const int64_t limit = (int64_t{1} << 31) - 1;
@@ -230,22 +238,123 @@ public:
         }
     }
 
-    /** Tries cuDNN's fused conv + bias + ReLU once; remembers whether it accepts this shape. */
-    bool try_fused(Ctx& c, const T* x, const T* w, const T* bias, T* y) {
+    /**
+     * Picks how this conv runs by timing the candidates on the real buffers (CUDA events, best
+     * of 5 after 2 warm-ups): the legacy algorithm chosen above, cuDNN's legacy fused
+     * conv-bias-ReLU, and the graph API's heuristic plans (fused, and plain). A candidate
+     * without the epilogue is charged `epilogue`'s time. `ws` must hold `ws_bytes` bytes.
+     */
+    void select(Ctx& c, const T* x, const T* w, T* y, const T* bias_t, const float* bias_f,
+                const std::function<void()>& epilogue, void* ws, size_t ws_bytes, Needs& needs) {
+        kind_ = Kind::legacy;
         fused_ = false;
-        if (!bd_) return false;
-        fused_ = true;
-        cudnnStatus_t st = run_status(c, x, w, bias, y);
-        if (st != CUDNN_STATUS_SUCCESS) {
-            fused_ = false;
-            fused_error_ = cudnnGetErrorString(st);
+        note_.clear();
+        spec_.x_align = byte_alignment(x, spec_.x_ldc * static_cast<int64_t>(sizeof(T)));
+        spec_.y_align = byte_alignment(y, spec_.y_ldc * static_cast<int64_t>(sizeof(T)));
+        std::string key = shape_[0].key + (bd_ ? " bias-relu" : "") + (epilogue ? " epilogue" : "") +
+                          (c.opt->graph && per_ == n_ ? " graph" : "");
+        std::string cached;
+        {
+            std::lock_guard<std::mutex> lock(g_algo_mutex);
+            auto it = g_select_cache.find(key);
+            if (it != g_select_cache.end()) cached = it->second;
         }
-        DN_CUDA(cudaStreamSynchronize(c.stream));
-        return fused_;
+        if (cached == "legacy" || cached == "legacy fused") {
+            kind_ = cached == "legacy" ? Kind::legacy : Kind::legacy_fused;
+            fused_ = kind_ == Kind::legacy_fused;
+            note_ = "chosen earlier in this process";
+            needs.ws_bytes = std::max(needs.ws_bytes, shape_[0].choice.ws);
+            return;
+        }
+        if (!cached.empty()) {  // a graph plan: rebuild the same engine without timing
+            ConvSpec sp = spec_;
+            sp.bias_relu = cached.find("fused") != std::string::npos;
+            std::string why;
+            for (auto& p : graph_conv_plans(c.dnn, sp, 4, static_cast<int64_t>(ws_bytes), &why)) {
+                if (p->name() != cached) continue;
+                kind_ = Kind::graph;
+                fused_ = sp.bias_relu;
+                plan_ = std::move(p);
+                note_ = "chosen earlier in this process";
+                needs.ws_bytes = std::max(needs.ws_bytes, static_cast<size_t>(plan_->workspace()));
+                return;
+            }
+        }
+        cudaEvent_t e0, e1;
+        DN_CUDA(cudaEventCreate(&e0));
+        DN_CUDA(cudaEventCreate(&e1));
+        auto time = [&](const std::function<cudnnStatus_t()>& f) -> float {
+            for (int i = 0; i < 2; i++)
+                if (f() != CUDNN_STATUS_SUCCESS) return -1.f;
+            float best = 1e30f;
+            for (int i = 0; i < 5; i++) {
+                DN_CUDA(cudaEventRecord(e0, c.stream));
+                cudnnStatus_t st = f();
+                DN_CUDA(cudaEventRecord(e1, c.stream));
+                DN_CUDA(cudaEventSynchronize(e1));
+                if (st != CUDNN_STATUS_SUCCESS) return -1.f;
+                float ms = 0;
+                DN_CUDA(cudaEventElapsedTime(&ms, e0, e1));
+                best = std::min(best, ms);
+            }
+            return best;
+        };
+        void* saved_ws = c.ws;
+        size_t saved_bytes = c.ws_bytes;
+        c.ws = ws;
+        c.ws_bytes = ws_bytes;
+        float epi = 0;
+        if (epilogue) {
+            epi = time([&] { epilogue(); return CUDNN_STATUS_SUCCESS; });
+        }
+        float best = time([&] { return legacy(c, x, w, nullptr, y, false); });
+        DN_CHECK(best >= 0, "cuDNN conv ", shape_[0].key, " failed on its chosen algorithm");
+        best += epi;
+        size_t best_ws = shape_[0].choice.ws;
+        std::ostringstream notes;
+        notes << "legacy " << best << " ms";
+        if (bd_) {
+            float t = time([&] { return legacy(c, x, w, bias_t, y, true); });
+            notes << ", legacy fused " << (t < 0 ? std::string("refused") : std::to_string(t) + " ms");
+            if (t >= 0 && t < best) { best = t; kind_ = Kind::legacy_fused; fused_ = true; }
+        }
+        if (c.opt->graph && per_ == n_) {
+            for (int fusedg = spec_.bias_relu ? 1 : 0; fusedg >= 0; fusedg--) {
+                ConvSpec sp = spec_;
+                sp.bias_relu = fusedg == 1;
+                std::string why;
+                auto plans = graph_conv_plans(c.dnn, sp, 4, static_cast<int64_t>(ws_bytes), &why);
+                if (plans.empty()) notes << ", graph" << (fusedg ? " fused" : "") << ": " << why;
+                for (auto& p : plans) {
+                    float t = time([&] { return p->run(c.dnn, x, w, y, fusedg ? bias_f : nullptr, ws); });
+                    if (t >= 0 && !fusedg) t += epi;
+                    if (t >= 0 && t < best * 0.97f) {  // the legacy path wins ties
+                        best = t;
+                        kind_ = Kind::graph;
+                        fused_ = fusedg == 1;
+                        best_ws = static_cast<size_t>(p->workspace());
+                        plan_ = std::move(p);
+                    }
+                }
+            }
+        }
+        notes << "; chose " << (kind_ == Kind::graph ? plan_->name() : kind_ == Kind::legacy_fused ? "legacy fused" : "legacy")
+              << " " << best << " ms";
+        note_ = notes.str();
+        {
+            std::lock_guard<std::mutex> lock(g_algo_mutex);
+            g_select_cache[key] = kind_ == Kind::graph ? plan_->name() : kind_ == Kind::legacy_fused ? "legacy fused" : "legacy";
+        }
+        c.ws = saved_ws;
+        c.ws_bytes = saved_bytes;
+        cudaEventDestroy(e0);
+        cudaEventDestroy(e1);
+        needs.ws_bytes = std::max(needs.ws_bytes, best_ws);
     }
 
-    void run(Ctx& c, const T* x, const T* w, const T* bias, T* y) {
-        cudnnStatus_t st = run_status(c, x, w, bias, y);
+    void run(Ctx& c, const T* x, const T* w, const T* bias_t, const float* bias_f, T* y) {
+        cudnnStatus_t st = kind_ == Kind::graph ? plan_->run(c.dnn, x, w, y, fused_ ? bias_f : nullptr, c.ws)
+                                                : legacy(c, x, w, bias_t, y, fused_);
         if (st != CUDNN_STATUS_SUCCESS) fail("cuDNN error ", cudnnGetErrorString(st), " in conv ", shape_[0].key);
     }
 
@@ -253,11 +362,11 @@ public:
 
     std::string describe() const {
         std::ostringstream os;
-        os << "cudnn " << algo_name(shape_[0].choice.algo) << (shape_[0].choice.math == CUDNN_FMA_MATH ? " fma" : " tensor-op")
-           << " ws " << (shape_[0].choice.ws >> 10) << " KiB";
+        if (kind_ == Kind::graph) os << "cudnn " << plan_->name() << " ws " << (plan_->workspace() >> 10) << " KiB";
+        else os << "cudnn " << algo_name(shape_[0].choice.algo) << (shape_[0].choice.math == CUDNN_FMA_MATH ? " fma" : " tensor-op")
+                << " ws " << (shape_[0].choice.ws >> 10) << " KiB" << (fused_ ? " fused bias-relu" : "");
         if (per_ < n_) os << ", " << (n_ + per_ - 1) / per_ << " image chunks";
-        if (fused_) os << ", fused bias-relu";
-        else if (!fused_error_.empty()) os << ", fused bias-relu refused (" << fused_error_ << ")";
+        if (!note_.empty()) os << " (" << note_ << ")";
         return os.str();
     }
 
@@ -269,7 +378,7 @@ private:
         AlgoChoice choice{};
     };
 
-    cudnnStatus_t run_status(Ctx& c, const T* x, const T* w, const T* bias, T* y) {
+    cudnnStatus_t legacy(Ctx& c, const T* x, const T* w, const T* bias, T* y, bool fused) {
         const float one = 1.f, zero = 0.f;
         for (int64_t i0 = 0; i0 < n_; i0 += per_) {
             const Shape& s = (n_ - i0 >= per_) ? shape_[0] : shape_[1];
@@ -277,7 +386,7 @@ private:
             const T* xi = x + i0 * x_img_;
             T* yi = y + i0 * y_img_;
             cudnnStatus_t st;
-            if (fused_)
+            if (fused)
                 st = cudnnConvolutionBiasActivationForward(c.dnn, &one, s.x, xi, wd_, w, cd_, s.choice.algo, c.ws,
                                                            c.ws_bytes, &zero, s.y, yi, bd_, bias, ad_, s.y, yi);
             else
@@ -297,6 +406,7 @@ private:
         if (wd_) cudnnDestroyFilterDescriptor(wd_);
         if (cd_) cudnnDestroyConvolutionDescriptor(cd_);
         if (bd_) cudnnDestroyTensorDescriptor(bd_);
+        plan_.reset();
         if (ad_) cudnnDestroyActivationDescriptor(ad_);
         wd_ = nullptr; cd_ = nullptr; bd_ = nullptr; ad_ = nullptr;
     }
@@ -308,8 +418,12 @@ private:
     cudnnTensorDescriptor_t bd_ = nullptr;
     cudnnActivationDescriptor_t ad_ = nullptr;
     Needs* needs_ = nullptr;
+    enum class Kind { legacy, legacy_fused, graph };
+    Kind kind_ = Kind::legacy;
     bool fused_ = false;
-    std::string fused_error_;
+    std::string note_;
+    ConvSpec spec_{};
+    std::unique_ptr<GraphPlan> plan_;
 };
 
 template <typename T>
@@ -409,12 +523,15 @@ public:
     }
 
     void tune(Ctx& c, void* find_ws, size_t find_ws_bytes, Needs& needs) override {
-        conv_.tune(c, x_ptr(c), weights_.get<T>(), y_ptr(c), find_ws, find_ws_bytes, needs);
-    }
-
-    /** After the workspace exists: cuDNN's fused epilogue, where it runs. */
-    void try_fuse(Ctx& c) {
-        if (c.opt->fuse && relu_ && bias_.get()) conv_.try_fused(c, x_ptr(c), weights_.get<T>(), bias_t_.get<T>(), y_ptr(c));
+        T* y = y_ptr(c);
+        conv_.tune(c, x_ptr(c), weights_.get<T>(), y, find_ws, find_ws_bytes, needs);
+        std::function<void()> epilogue;
+        if (!via_tmp_ && (bias_.get() || relu_)) {
+            int64_t rows = c.n * dst_.decl.pixels();
+            epilogue = [=, &c] { bias_act_copy<T>(y, dst_.decl.c, rows, cout_, bias_.get<float>(), relu_, y, dst_.decl.c, c.stream); };
+        }
+        conv_.select(c, x_ptr(c), weights_.get<T>(), y, bias_t_.get<T>(), bias_.get<float>(), epilogue, find_ws,
+                     find_ws_bytes, needs);
     }
 
     void run(Ctx& c) override {
@@ -429,7 +546,7 @@ public:
                                 in_shift_.get<float>(), static_cast<T*>(c.prologue), c.stream);
         }
         T* y = y_ptr(c);
-        conv_.run(c, x, weights_.get<T>(), bias_t_.get<T>(), y);
+        conv_.run(c, x, weights_.get<T>(), bias_t_.get<T>(), bias_.get<float>(), y);
         int64_t rows = c.n * dst_.decl.pixels();
         const float* b = conv_.fused() ? nullptr : bias_.get<float>();
         bool r = relu_ && !conv_.fused();
@@ -684,14 +801,12 @@ private:
             ctx_.tmp = tmp_.get();
             {
                 // the candidates' benchmark may use up to the bound; only the chosen size is kept
-                DeviceBuffer find_ws(opt_.find ? opt_.workspace_limit : 0);
+                DeviceBuffer find_ws(opt_.workspace_limit);
                 for (auto& op : ops_) op->tune(ctx_, find_ws.get(), find_ws.bytes(), needs);
             }
             ws_.reserve(needs.ws_bytes);
             ctx_.ws = ws_.get();
             ctx_.ws_bytes = ws_.bytes();
-            for (auto& op : ops_)
-                if (auto* conv = dynamic_cast<Conv<T>*>(op.get())) conv->try_fuse(ctx_);
         } catch (...) {
             ctx_.n = 0;
             throw;
