@@ -61,7 +61,11 @@ struct Json {
 
 }  // namespace
 
-std::map<std::string, HostTensor> read_safetensors(const std::string& path) {
+namespace {
+
+/** Calls `take(name, dtype, shape, bytes, count)` for every tensor of the file. */
+template <typename Take>
+void scan(const std::string& path, Take take) {
     std::ifstream f(path, std::ios::binary);
     if (!f) throw std::runtime_error("cannot open " + path);
     uint64_t hlen = 0;
@@ -70,7 +74,6 @@ std::map<std::string, HostTensor> read_safetensors(const std::string& path) {
     std::string header(hlen, '\0');
     f.read(&header[0], static_cast<std::streamsize>(hlen));
     std::vector<char> blob((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    std::map<std::string, HostTensor> out;
     Json j{header};
     j.expect('{');
     while (!j.peek('}')) {
@@ -92,18 +95,41 @@ std::map<std::string, HostTensor> read_safetensors(const std::string& path) {
                 if (j.peek(',')) j.i++;
             }
             j.i++;
-            if (dtype == "F32") {
-                if (offs.size() != 2 || offs[1] > static_cast<int64_t>(blob.size()) || offs[0] > offs[1])
-                    throw std::runtime_error(path + ": bad offsets for " + name);
-                HostTensor t;
-                t.shape = shape;
-                t.data.resize(static_cast<size_t>((offs[1] - offs[0]) / 4));
-                std::memcpy(t.data.data(), blob.data() + offs[0], t.data.size() * 4);
-                out[name] = std::move(t);
-            }
+            if (offs.size() != 2 || offs[1] > static_cast<int64_t>(blob.size()) || offs[0] < 0 || offs[0] > offs[1])
+                throw std::runtime_error(path + ": bad offsets for " + name);
+            take(name, dtype, shape, blob.data() + offs[0], static_cast<size_t>(offs[1] - offs[0]));
         }
         if (j.peek(',')) j.i++;
     }
+}
+
+}  // namespace
+
+std::map<std::string, HostTensor> read_safetensors(const std::string& path) {
+    std::map<std::string, HostTensor> out;
+    scan(path, [&](const std::string& name, const std::string& dtype, const std::vector<int64_t>& shape,
+                   const char* bytes, size_t len) {
+        if (dtype != "F32") return;
+        HostTensor t;
+        t.shape = shape;
+        t.data.resize(len / 4);
+        std::memcpy(t.data.data(), bytes, t.data.size() * 4);
+        out[name] = std::move(t);
+    });
+    return out;
+}
+
+std::map<std::string, HostTensorI64> read_safetensors_i64(const std::string& path) {
+    std::map<std::string, HostTensorI64> out;
+    scan(path, [&](const std::string& name, const std::string& dtype, const std::vector<int64_t>& shape,
+                   const char* bytes, size_t len) {
+        if (dtype != "I64") return;
+        HostTensorI64 t;
+        t.shape = shape;
+        t.data.resize(len / 8);
+        std::memcpy(t.data.data(), bytes, t.data.size() * 8);
+        out[name] = std::move(t);
+    });
     return out;
 }
 

@@ -24,10 +24,13 @@ int dn4j_cuda_probe(std::string* info);
 dn4j::Backend* dn4j_cuda_make_backend(const dn4j::Plan* plan, const dn4j::WeightStore::Impl* weights,
                                       const char* options);
 
-/** A CUDA trainer for a training plan (module-level ops, see native/src/cpu/trainer.cpp).
+/** A CUDA trainer for a training plan (module-level ops, see native/src/cpu/trainer.cpp), fp32.
  *  Parameters and running statistics are copied to the GPU; sync_weights() writes them back
- *  into `weights`. `options`: memory=efficient|naive (default efficient), device=I.
- *  Throws dn4j::Error on any problem. */
+ *  into `weights` (PyTorch layouts). `options`: space-separated key=value pairs:
+ *  memory=efficient|naive (default efficient), device=I (default 0), workspace_mb=M (cuDNN
+ *  workspace bound, default 256), deterministic=1|0 (prefer cuDNN's deterministic algorithms,
+ *  default 1), estimate_only=1 (touch no device: only estimate_bytes() and the parameter list
+ *  work, so memory can be planned on a machine without a GPU). Throws dn4j::Error on any problem. */
 dn4j::TrainBackend* dn4j_cuda_make_trainer(const dn4j::Plan* plan, dn4j::WeightStore::Impl* weights,
                                            const char* options);
 
