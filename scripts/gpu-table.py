@@ -83,12 +83,19 @@ def main():
         print("| training DenseNet-BC batch 64 32x32 fp32 | depth | ms/step | peak MiB |")
         print("|---|---|---|---|")
         for o in train_o:
-            print(f"| ours {o.get('memory')} | {o.get('depth')} | {fmt(o.get('ms_per_step'), 2)} | "
-                  f"{o.get('peak_mem_bytes', 0) / 2**20:.0f} |")
+            extra = f" {o['options']}" if o.get("options") else ""
+            print(f"| ours {o.get('memory')}{extra} | {o.get('depth')} | {fmt(o.get('ms_per_step'), 2)} | "
+                  f"{o.get('peak_mem_bytes', 0) / 2**20:.0f} (model {o.get('estimate_bytes', 0) / 2**20:.0f}) |")
         for t in train_t:
             depth = t.get("model", "").split("-")[2] if t.get("model", "").count("-") >= 2 else "?"
             print(f"| PyTorch {t.get('mode')} tf32={t.get('tf32')} | {depth} | {fmt(t.get('ms_per_step'), 2)} | "
                   f"{t.get('peak_mem_bytes', 0) / 2**20:.0f} |")
+    ours_eff = next((o for o in train_o if o.get("memory") == "efficient" and o.get("depth") == 100 and not o.get("options")), None)
+    t_eff = next((t for t in train_t if t.get("mode") == "memory_efficient" and t.get("tf32") is False), None)
+    if ours_eff and t_eff:
+        print(f"\nbar (L=100, fp32, TF32 off): ours efficient peak / torchvision memory_efficient peak = "
+              f"{ours_eff['peak_mem_bytes'] / t_eff['peak_mem_bytes']:.2f} (bar <= 0.5), step time ratio = "
+              f"{ours_eff['ms_per_step'] / t_eff['ms_per_step']:.2f} (bar <= 1.1)")
     errors = [t for t in torch if "error" in t]
     for e in errors:
         print(f"PyTorch error: {e.get('what')}: {e.get('error')}")
