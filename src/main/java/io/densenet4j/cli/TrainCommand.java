@@ -101,6 +101,9 @@ final class TrainCommand implements Runnable {
     @Option(names = "--threads", description = "CPU threads (default: all cores)")
     int threads = 0;
 
+    @Option(names = "--device", description = "auto (default: CUDA if available, else CPU), cpu, cuda or cuda:INDEX; a resumed run may change it")
+    String device = "auto";
+
     /** Options that a resumed run takes from its checkpoint instead. */
     static final String[] FROM_CHECKPOINT = {"--arch", "--config", "--depth", "--growth-rate", "--in-channels", "--num-classes", "--weights",
         "--epochs", "--batch", "--lr", "--schedule", "--momentum", "--nesterov", "--weight-decay", "--drop-rate", "--seed", "--no-shuffle",
@@ -168,7 +171,7 @@ final class TrainCommand implements Runnable {
         System.err.println(String.format(Locale.ROOT, "training %s on %s (%d images, %dx%dx%d, %d classes), %d epochs, batch %d, %s memory -> %s",
                 cfg, dataset, train.size(), train.channels(), train.height(), train.width(), train.numClasses(), settings.epochs(),
                 settings.batch(), settings.memory().id(), dir));
-        Trainer.Result r = new Trainer(cfg, settings, train, test, norm, dir, System.err).describeRun(info).run(init, ck);
+        Trainer.Result r = new Trainer(cfg, settings, train, test, norm, dir, System.err).onDevice(device).describeRun(info).run(init, ck);
         if (saveState != null) {
             Trainer.saveState(r.state(), saveState);
             System.out.println("wrote state_dict to " + saveState);

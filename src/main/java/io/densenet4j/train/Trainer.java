@@ -42,6 +42,7 @@ public final class Trainer {
     private final Path out;
     private final PrintStream log;
     private boolean progress = true;
+    private String device = "cpu";
 
     private final Map<String, String> runInfo = new java.util.LinkedHashMap<>();
 
@@ -70,6 +71,17 @@ public final class Trainer {
         this.log = log;
     }
 
+    /**
+     * Where steps run: {@code cpu} (the default), {@code cuda}, {@code cuda:INDEX} or {@code auto}
+     * (see {@link io.densenet4j.Devices}). Not part of the run's settings: a run may be resumed
+     * on another device. The GPU's sums run in another order, so a run is reproducible bit for
+     * bit on one device, not across devices.
+     */
+    public Trainer onDevice(String device) {
+        this.device = io.densenet4j.Devices.checkName(device);
+        return this;
+    }
+
     /** Turns the progress bar off (tests, logs). */
     public Trainer quiet() {
         progress = false;
@@ -92,8 +104,9 @@ public final class Trainer {
         int perEpoch = BatchLoader.batchesPerEpoch(train.size(), settings.batch(), true);
         long totalSteps = (long) perEpoch * settings.epochs();
         Evaluation last = null;
-        try (TrainingEngine engine = TrainingEngine.create(config, start, h, w, settings.memory(), settings.threads(), settings.batch())) {
+        try (TrainingEngine engine = TrainingEngine.create(config, start, h, w, settings.memory(), settings.threads(), settings.batch(), device)) {
             if (resume != null) engine.loadMomentumBuffers(resume.momentum());
+            if (!engine.device().equals("cpu")) log.println("training on " + engine.device() + " (" + io.densenet4j.internal.NativeLibrary.cudaInfo() + ")");
             for (int epoch = epoch0; epoch < settings.epochs(); epoch++) {
                 long t0 = System.nanoTime();
                 double lossSum = 0;

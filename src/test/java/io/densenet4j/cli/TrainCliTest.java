@@ -121,6 +121,9 @@ class TrainCliTest extends CliHarness {
             {"train", "--dataset", "tensors:" + data, "--batch", "64", "--arch", "densenet-bc", "--depth", "10"},
             {"train", "--dataset", "tensors:" + data, "--weights", "../shared/golden/bc-28-fmnist.safetensors"},  // 1 input channel, data has 2
             {"train", "--resume", data.toString()},
+            {"train", "--dataset", "tensors:" + data, "--device", "tpu", "--arch", "densenet-bc", "--depth", "10"},
+            {"train", "--dataset", "tensors:" + data, "--device", io.densenet4j.internal.NativeLibrary.cudaAvailable() ? "cuda:99" : "cuda",
+                "--arch", "densenet-bc", "--depth", "10", "--batch", "4", "--steps", "1"},
             {"evaluate", "--weights", dir.resolve("nope.safetensors").toString(), "--dataset", "tensors:" + data},
         };
         for (String[] args : bad) {
