@@ -5,7 +5,11 @@
 //    chunk by chunk: the prologue fills a small scratch of T rows, then a oneDNN matmul
 //    reads it and writes straight into the destination slice (strided rows are fine
 //    for matmul); the full-size BN-ReLU output never exists;
-//  - a k x k conv writes a dense scratch when its destination is a channel slice
+//  - a 3x3 conv with stride 1 and pad 1 runs as Winograd F(2x2, 3x3), chunk by chunk as
+//    well: own tile transforms around a batched oneDNN matmul, written straight into the
+//    destination slice (DN4J_WINOGRAD=0 turns it off; with few tiles a thread the direct
+//    conv below runs instead);
+//  - any other k x k conv writes a dense scratch when its destination is a channel slice
 //    (oneDNN's strided convolutions fall back to a reference kernel) and it is copied in.
 #include <omp.h>
 
@@ -80,39 +84,52 @@ private:
     View dst_;
 };
 
-// ------------------------------------------------------------------ k x k conv (oneDNN)
+// ------------------------------------------------------------------ k x k conv
+// Operands and weights of a k x k conv, checked; an out_bn is folded in (scale into the OIHW
+// weights, shift as bias).
+struct ConvSpec {
+    View src, dst;
+    int line, k, stride, pad, cin, cout;
+    bool relu;
+    Buffer folded, bias;
+};
+
+ConvSpec conv_spec(const Plan& p, const PlanOp& op, const WeightStore::Impl& w) {
+    ConvSpec s{view(p, op, "src"), view(p, op, "dst"), op.line, op.integer("k"), op.integer("stride", 1),
+               op.integer("pad", 0), 0, 0, op.integer("out_relu", 0) != 0, {}, {}};
+    int line = s.line, k = s.k;
+    DN_CHECK(k > 0 && s.stride > 0 && s.pad >= 0, "plan line ", line, ": bad conv geometry");
+    DN_CHECK(s.src.whole(), "plan line ", line, ": a ", k, "x", k, " conv reads a whole buffer, not a slice");
+    DN_CHECK(!op.has("in_bnrelu") && !op.has("pool"), "plan line ", line,
+             ": in_bnrelu/pool are supported on 1x1 convs only");
+    int ho = (s.src.decl.h + 2 * s.pad - k) / s.stride + 1, wo = (s.src.decl.w + 2 * s.pad - k) / s.stride + 1;
+    DN_CHECK(s.src.decl.h + 2 * s.pad >= k && s.src.decl.w + 2 * s.pad >= k && ho == s.dst.decl.h &&
+                 wo == s.dst.decl.w,
+             "plan line ", line, ": conv output ", ho, "x", wo, " does not match buffer ", s.dst.decl.name, " (",
+             s.dst.decl.h, "x", s.dst.decl.w, ")");
+    s.cin = s.src.len;
+    s.cout = s.dst.len;
+    const StoredTensor& wt = w.get(op.str("weight"), {s.cout, s.cin, k, k});
+    size_t per = static_cast<size_t>(s.cin) * k * k;
+    s.folded.resize(per * s.cout);
+    std::copy(wt.data.data(), wt.data.data() + per * s.cout, s.folded.data());
+    if (op.has("out_bn")) {
+        BnAffine a = bn_affine(w, op.str("out_bn"), s.cout);
+        for (int o = 0; o < s.cout; o++)
+            for (size_t j = 0; j < per; j++) s.folded.data()[o * per + j] *= a.scale[o];
+        s.bias.resize(s.cout);
+        std::copy(a.shift.begin(), a.shift.end(), s.bias.data());
+    }
+    return s;
+}
+
+// oneDNN's convolution, for every k x k conv Winograd does not take.
 class DirectConv : public Op {
 public:
-    DirectConv(const Plan& p, const PlanOp& op, const WeightStore::Impl& w)
-        : src_(view(p, op, "src")), dst_(view(p, op, "dst")), line_(op.line) {
-        k_ = op.integer("k");
-        stride_ = op.integer("stride", 1);
-        pad_ = op.integer("pad", 0);
-        relu_ = op.integer("out_relu", 0) != 0;
-        DN_CHECK(k_ > 0 && stride_ > 0 && pad_ >= 0, "plan line ", line_, ": bad conv geometry");
-        DN_CHECK(src_.whole(), "plan line ", line_, ": a ", k_, "x", k_, " conv reads a whole buffer, not a slice");
-        DN_CHECK(!op.has("in_bnrelu") && !op.has("pool"), "plan line ", line_,
-                 ": in_bnrelu/pool are supported on 1x1 convs only");
-        int ho = (src_.decl.h + 2 * pad_ - k_) / stride_ + 1, wo = (src_.decl.w + 2 * pad_ - k_) / stride_ + 1;
-        DN_CHECK(src_.decl.h + 2 * pad_ >= k_ && src_.decl.w + 2 * pad_ >= k_ && ho == dst_.decl.h &&
-                     wo == dst_.decl.w,
-                 "plan line ", line_, ": conv output ", ho, "x", wo, " does not match buffer ", dst_.decl.name, " (",
-                 dst_.decl.h, "x", dst_.decl.w, ")");
-        cin_ = src_.len;
-        cout_ = dst_.len;
-        name_ = op.str("weight");
-        const StoredTensor& wt = w.get(name_, {cout_, cin_, k_, k_});
-        size_t per = static_cast<size_t>(cin_) * k_ * k_;
-        folded_.resize(per * cout_);
-        std::copy(wt.data.data(), wt.data.data() + per * cout_, folded_.data());
-        if (op.has("out_bn")) {
-            BnAffine a = bn_affine(w, op.str("out_bn"), cout_);
-            for (int o = 0; o < cout_; o++)
-                for (size_t j = 0; j < per; j++) folded_.data()[o * per + j] *= a.scale[o];
-            bias_.resize(cout_);
-            std::copy(a.shift.begin(), a.shift.end(), bias_.data());
-        }
-    }
+    explicit DirectConv(ConvSpec s)
+        : src_(s.src), dst_(s.dst), line_(s.line), k_(s.k), stride_(s.stride), pad_(s.pad), cin_(s.cin),
+          cout_(s.cout), relu_(s.relu), folded_(std::move(s.folded)), bias_(std::move(s.bias)) {}
+    const float* bias() const { return bias_.size() ? bias_.data() : nullptr; }
 
     void prepare(Ctx& c, Needs& needs) override {
         memory::dims src{c.n, cin_, src_.decl.h, src_.decl.w}, dst{c.n, cout_, dst_.decl.h, dst_.decl.w};
@@ -171,11 +188,142 @@ private:
     View src_, dst_;
     int line_, k_, stride_, pad_, cin_, cout_;
     bool relu_;
-    std::string name_;
     Buffer folded_, bias_, weights_;
     memory::desc cur_wdesc_;
     dnnl::convolution_forward::primitive_desc pd_;
     dnnl::convolution_forward prim_;
+};
+
+enum class WinogradMode { off, automatic, always };
+
+// A 3x3 conv with stride 1 and pad 1 (every DenseNet growth conv) as Winograd F(2x2, 3x3)
+// (Lavin & Gray 2016): 16 multiplies per 2x2 output tile instead of 36. The 2x2 output tiles
+// go in chunks of T; for each chunk a thread transforms its input tiles into V (16 x T x Cin),
+// runs one batched oneDNN matmul V @ U (16 x Cin x Cout, U = G g G^T prepared once) into M,
+// and transforms M straight into the destination slice (no dense scratch, no copy). Chunks
+// are whole per thread (oneDNN runs single-threaded inside our parallel region), so V and M
+// stay near that core. With few tiles per thread (a small image at batch 1) the chunks are
+// too short for the matmul and oneDNN's direct conv is faster: then that runs instead.
+class WinogradConv : public Op {
+public:
+    WinogradConv(ConvSpec s, WinogradMode mode)
+        : src_(s.src), dst_(s.dst), cin_(s.cin), cout_(s.cout), relu_(s.relu), mode_(mode), u_(transformed(s)),
+          direct_(std::move(s)) {
+        zeros_.resize(cin_);
+        fill(zeros_.data(), cin_, 0.0f);
+    }
+
+    void prepare(Ctx& c, Needs& needs) override {
+        threads_ = omp_get_max_threads();
+        int h = dst_.decl.h, w = dst_.decl.w;
+        tiles_ = c.n * ((h + 1) / 2) * ((w + 1) / 2);
+        // break-even measured near 64 tiles a thread (7x7 at batch 8 on 2 threads)
+        use_ = mode_ == WinogradMode::always || tiles_ >= 64 * threads_;
+        prepared_ = true;
+        if (!use_) {
+            direct_.prepare(c, needs);
+            return;
+        }
+        // ~128 tiles a chunk (V 1 MB at Cin 128, mostly L2 resident): fewer, longer matmul
+        // calls measured best on DenseNet-121 (64 to 192 tried); the chunk count is a
+        // multiple of the threads so that each gets the same share.
+        int64_t target = getenv("DN4J_WINOGRAD_TILES") ? atoll(getenv("DN4J_WINOGRAD_TILES")) : 128;
+        int64_t nch = std::max<int64_t>((tiles_ + target - 1) / std::max<int64_t>(1, target), threads_);
+        nch = (nch + threads_ - 1) / threads_ * threads_;
+        chunk_ = (tiles_ + nch - 1) / nch;
+        chunks_ = (tiles_ + chunk_ - 1) / chunk_;
+        // +16 floats: the 16 planes of V and M, a multiple of 4 KiB apart, would share L1 sets
+        ldv_ = chunk_ * cin_ + 16;
+        ldm_ = chunk_ * cout_ + 16;
+        full_ = make(c, chunk_);
+        int64_t rem = tiles_ - (chunks_ - 1) * chunk_;
+        tail_ = rem != chunk_ ? make(c, rem) : Gemm{};
+        size_t sp = std::max(full_.pd.scratchpad_desc().get_size(),
+                             tail_.prim ? tail_.pd.scratchpad_desc().get_size() : size_t{0});
+        sp_stride_ = (sp + 63) / 64 * 64;
+        per_thread_ = (static_cast<size_t>(16) * (ldv_ + ldm_) + 15) / 16 * 16;
+        needs.scratchpad_bytes = std::max(needs.scratchpad_bytes, sp_stride_ * threads_);
+        needs.chunk_floats = std::max(needs.chunk_floats, per_thread_ * threads_);
+        streams_.clear();
+        for (int t = 0; t < threads_; t++) streams_.emplace_back(c.eng);
+    }
+
+    void run(Ctx& c) override {
+        if (!use_) {
+            direct_.run(c);
+            return;
+        }
+        const float* src = c.buf[src_.b];
+        float* dst = c.buf[dst_.b] + dst_.off;
+        int h = dst_.decl.h, w = dst_.decl.w;
+        int64_t ldd = dst_.decl.c;
+        const float* bias = direct_.bias();
+#pragma omp parallel num_threads(threads_)
+        {
+            int t = omp_get_thread_num();
+            float* v = c.chunk + t * per_thread_;
+            float* m = v + 16 * ldv_;
+            char* sp = static_cast<char*>(c.scratchpad) + t * sp_stride_;
+#pragma omp for schedule(static)
+            for (int64_t ch = 0; ch < chunks_; ch++) {
+                int64_t t0 = ch * chunk_, len = std::min(chunk_, tiles_ - t0);
+                winograd_input(src, h, w, cin_, t0, len, zeros_.data(), v, ldv_);
+                Gemm& g = len == chunk_ ? full_ : tail_;
+                g.prim.execute(streams_[t], {{DNNL_ARG_SRC, memory(g.pd.src_desc(), c.eng, v)},
+                                             {DNNL_ARG_WEIGHTS, memory(g.pd.weights_desc(), c.eng, u_.data())},
+                                             {DNNL_ARG_DST, memory(g.pd.dst_desc(), c.eng, m)},
+                                             {DNNL_ARG_SCRATCHPAD, memory(g.pd.scratchpad_desc(), c.eng, sp)}});
+                winograd_output(m, ldm_, h, w, cout_, t0, len, bias, relu_, dst, ldd);
+            }
+        }
+    }
+
+    std::string describe() const override {
+        if (prepared_ && !use_) return direct_.describe() + " (few tiles for winograd)";
+        std::ostringstream os;
+        os << "conv3x3/1 winograd F(2x2,3x3) " << src_.decl.name << " -> " << dst_.decl.name << ":" << dst_.off
+           << ":" << dst_.len << ", " << chunks_ << " chunks of " << chunk_ << " tiles ["
+           << (full_.prim ? full_.pd.impl_info_str() : "not prepared") << "]";
+        return os.str();
+    }
+
+private:
+    struct Gemm {
+        dnnl::matmul::primitive_desc pd;
+        dnnl::matmul prim;
+    };
+
+    static Buffer transformed(const ConvSpec& s) {
+        DN_CHECK(s.k == 3 && s.stride == 1 && s.pad == 1, "plan line ", s.line,
+                 ": Winograd takes 3x3 convs with stride 1 and pad 1");
+        Buffer u(static_cast<size_t>(16) * s.cin * s.cout);
+        winograd_weights(s.folded.data(), s.cout, s.cin, u.data());
+        return u;
+    }
+
+    // 16 independent (m x Cin) @ (Cin x Cout) products, one per transformed tile point.
+    Gemm make(Ctx& c, int64_t m) {
+        auto src_md = memory::desc({16, m, cin_}, dt::f32, memory::dims{ldv_, cin_, 1});
+        auto w_md = memory::desc({16, cin_, cout_}, dt::f32, tag::abc);
+        auto dst_md = memory::desc({16, m, cout_}, dt::f32, memory::dims{ldm_, cout_, 1});
+        Gemm g;
+        g.pd = dnnl::matmul::primitive_desc(c.eng, src_md, w_md, dst_md, make_attr(false));
+        g.prim = dnnl::matmul(g.pd);
+        return g;
+    }
+
+    View src_, dst_;
+    int cin_, cout_;
+    bool relu_;
+    WinogradMode mode_;
+    Buffer u_, zeros_;
+    DirectConv direct_;  // the batch sizes with few tiles
+    bool prepared_ = false, use_ = false;
+    int threads_ = 1;
+    int64_t tiles_ = 0, chunk_ = 0, chunks_ = 0, ldv_ = 0, ldm_ = 0;
+    size_t per_thread_ = 0, sp_stride_ = 0;
+    Gemm full_, tail_;
+    std::vector<dnnl::stream> streams_;
 };
 
 // ------------------------------------------------------------------ 1x1 conv with fused prologue
@@ -381,14 +529,26 @@ public:
     CpuBackend(const Plan& plan, const WeightStore::Impl& w, int threads) : plan_(plan) {
         threads_ = threads > 0 ? threads : omp_get_num_procs();
         op_seconds_.assign(plan.ops.size(), 0.0);
+        // DN4J_WINOGRAD=0: oneDNN's direct convolution for 3x3 convs too (for comparison);
+        // =1: Winograd even where few tiles make it slower (for tests)
+        const char* wg = std::getenv("DN4J_WINOGRAD");
+        std::string wgs = wg ? wg : "";
+        WinogradMode winograd = wgs == "0"   ? WinogradMode::off
+                                : wgs == "1" ? WinogradMode::always
+                                             : WinogradMode::automatic;
         for (const PlanOp& op : plan.ops) {
             if (op.type == "to_nhwc") {
                 ops_.push_back(std::make_unique<ToNhwc>(plan, op));
             } else if (op.type == "conv") {
-                if (op.integer("k") == 1)
+                if (op.integer("k") == 1) {
                     ops_.push_back(std::make_unique<PointwiseConv>(plan, op, w));
+                    continue;
+                }
+                ConvSpec s = conv_spec(plan, op, w);
+                if (winograd != WinogradMode::off && s.k == 3 && s.stride == 1 && s.pad == 1)
+                    ops_.push_back(std::make_unique<WinogradConv>(std::move(s), winograd));
                 else
-                    ops_.push_back(std::make_unique<DirectConv>(plan, op, w));
+                    ops_.push_back(std::make_unique<DirectConv>(std::move(s)));
             } else if (op.type == "maxpool") {
                 ops_.push_back(std::make_unique<MaxPool>(plan, op));
             } else if (op.type == "head") {

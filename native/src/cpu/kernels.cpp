@@ -13,6 +13,15 @@
 #define DN_CLONES
 #endif
 
+// The Winograd tile transforms also have AVX-512 intrinsics versions, used when the CPU has
+// AVX-512 (checked at run time) and the channel count is a multiple of 16: a generic per-tile
+// loop costs more in set-up than in arithmetic at 32 channels.
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define DN_AVX512 1
+#define DN_TARGET_AVX512 __attribute__((target("avx512f")))
+#endif
+
 namespace dn4j::cpu {
 namespace {
 
@@ -47,6 +56,132 @@ DN_CLONES void acc_bn_relu_row(const float* __restrict x, int C, const float* __
 }
 
 bool nested() { return omp_in_parallel() != 0; }
+
+// B^T d B of one 4x4 input tile, p[4 * row + col] its 16 pixels, into v[a * ldv + c]:
+// row pass t = B^T d, then column pass t B, with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+DN_CLONES void wino_in_tile(const float* const* p, int C, float* __restrict v, int64_t ldv) {
+    const float *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3], *p4 = p[4], *p5 = p[5], *p6 = p[6], *p7 = p[7];
+    const float *p8 = p[8], *p9 = p[9], *p10 = p[10], *p11 = p[11], *p12 = p[12], *p13 = p[13], *p14 = p[14],
+                *p15 = p[15];
+#pragma omp simd
+    for (int c = 0; c < C; c++) {
+        float t00 = p0[c] - p8[c], t01 = p1[c] - p9[c], t02 = p2[c] - p10[c], t03 = p3[c] - p11[c];
+        float t10 = p4[c] + p8[c], t11 = p5[c] + p9[c], t12 = p6[c] + p10[c], t13 = p7[c] + p11[c];
+        float t20 = p8[c] - p4[c], t21 = p9[c] - p5[c], t22 = p10[c] - p6[c], t23 = p11[c] - p7[c];
+        float t30 = p4[c] - p12[c], t31 = p5[c] - p13[c], t32 = p6[c] - p14[c], t33 = p7[c] - p15[c];
+        float* w = v + c;
+        w[0 * ldv] = t00 - t02;
+        w[1 * ldv] = t01 + t02;
+        w[2 * ldv] = t02 - t01;
+        w[3 * ldv] = t01 - t03;
+        w[4 * ldv] = t10 - t12;
+        w[5 * ldv] = t11 + t12;
+        w[6 * ldv] = t12 - t11;
+        w[7 * ldv] = t11 - t13;
+        w[8 * ldv] = t20 - t22;
+        w[9 * ldv] = t21 + t22;
+        w[10 * ldv] = t22 - t21;
+        w[11 * ldv] = t21 - t23;
+        w[12 * ldv] = t30 - t32;
+        w[13 * ldv] = t31 + t32;
+        w[14 * ldv] = t32 - t31;
+        w[15 * ldv] = t31 - t33;
+    }
+}
+
+// A^T m A (+ bias, ReLU) of one tile, m[a * ldm + c], into the 2x2 pixels q[2 * row + col]
+// (null: past the border), with A^T = [1 1 1 0; 0 1 -1 -1].
+DN_CLONES void wino_out_tile(const float* __restrict m, int64_t ldm, int C, const float* __restrict bias, bool relu,
+                             float* const* q) {
+    float lo = relu ? 0.0f : -std::numeric_limits<float>::infinity();
+    float y[4][64];  // blocks of 64 channels, so that the border test stays out of the vector loop
+    // (max(y, lo), here and below: a NaN stays NaN, as in PyTorch)
+    for (int c0 = 0; c0 < C; c0 += 64) {
+        int n = std::min(64, C - c0);
+#pragma omp simd
+        for (int c = 0; c < n; c++) {
+            const float* x = m + c0 + c;
+            float t00 = x[0 * ldm] + x[4 * ldm] + x[8 * ldm], t01 = x[1 * ldm] + x[5 * ldm] + x[9 * ldm];
+            float t02 = x[2 * ldm] + x[6 * ldm] + x[10 * ldm], t03 = x[3 * ldm] + x[7 * ldm] + x[11 * ldm];
+            float t10 = x[4 * ldm] - x[8 * ldm] - x[12 * ldm], t11 = x[5 * ldm] - x[9 * ldm] - x[13 * ldm];
+            float t12 = x[6 * ldm] - x[10 * ldm] - x[14 * ldm], t13 = x[7 * ldm] - x[11 * ldm] - x[15 * ldm];
+            float b = bias ? bias[c0 + c] : 0.0f;
+            y[0][c] = std::max(t00 + t01 + t02 + b, lo);
+            y[1][c] = std::max(t01 - t02 - t03 + b, lo);
+            y[2][c] = std::max(t10 + t11 + t12 + b, lo);
+            y[3][c] = std::max(t11 - t12 - t13 + b, lo);
+        }
+        for (int k = 0; k < 4; k++)
+            if (q[k]) std::memcpy(q[k] + c0, y[k], static_cast<size_t>(n) * sizeof(float));
+    }
+}
+
+#ifdef DN_AVX512
+bool have_avx512() {
+    static const bool yes = __builtin_cpu_supports("avx512f");
+    return yes;
+}
+
+DN_TARGET_AVX512 void wino_in_tile16(const float* const* p, int C, float* v, int64_t ldv) {
+    for (int c = 0; c < C; c += 16) {
+        __m512 d[16], t[16];
+        for (int k = 0; k < 16; k++) d[k] = _mm512_loadu_ps(p[k] + c);
+        for (int j = 0; j < 4; j++) {
+            t[j] = _mm512_sub_ps(d[j], d[8 + j]);
+            t[4 + j] = _mm512_add_ps(d[4 + j], d[8 + j]);
+            t[8 + j] = _mm512_sub_ps(d[8 + j], d[4 + j]);
+            t[12 + j] = _mm512_sub_ps(d[4 + j], d[12 + j]);
+        }
+        float* w = v + c;
+        for (int i = 0; i < 4; i++) {
+            _mm512_storeu_ps(w + (4 * i + 0) * ldv, _mm512_sub_ps(t[4 * i], t[4 * i + 2]));
+            _mm512_storeu_ps(w + (4 * i + 1) * ldv, _mm512_add_ps(t[4 * i + 1], t[4 * i + 2]));
+            _mm512_storeu_ps(w + (4 * i + 2) * ldv, _mm512_sub_ps(t[4 * i + 2], t[4 * i + 1]));
+            _mm512_storeu_ps(w + (4 * i + 3) * ldv, _mm512_sub_ps(t[4 * i + 1], t[4 * i + 3]));
+        }
+    }
+}
+
+DN_TARGET_AVX512 void wino_out_tile16(const float* m, int64_t ldm, int C, const float* bias, bool relu,
+                                      float* const* q) {
+    __m512 lo = _mm512_set1_ps(relu ? 0.0f : -std::numeric_limits<float>::infinity());
+    for (int c = 0; c < C; c += 16) {
+        __m512 x[16], t[8];
+        for (int k = 0; k < 16; k++) x[k] = _mm512_loadu_ps(m + k * ldm + c);
+        for (int j = 0; j < 4; j++) {
+            t[j] = _mm512_add_ps(_mm512_add_ps(x[j], x[4 + j]), x[8 + j]);
+            t[4 + j] = _mm512_sub_ps(_mm512_sub_ps(x[4 + j], x[8 + j]), x[12 + j]);
+        }
+        __m512 b = bias ? _mm512_loadu_ps(bias + c) : _mm512_setzero_ps();
+        for (int i = 0; i < 2; i++) {
+            __m512 y0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t[4 * i], t[4 * i + 1]), t[4 * i + 2]), b);
+            __m512 y1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(t[4 * i + 1], t[4 * i + 2]), t[4 * i + 3]), b);
+            // max(lo, y) keeps a NaN y; the masked form because GCC 12 warns on the plain one
+            if (q[2 * i]) _mm512_storeu_ps(q[2 * i] + c, _mm512_mask_max_ps(y0, 0xffff, lo, y0));
+            if (q[2 * i + 1]) _mm512_storeu_ps(q[2 * i + 1] + c, _mm512_mask_max_ps(y1, 0xffff, lo, y1));
+        }
+    }
+}
+#endif
+
+// Position (image, tile row, tile column) of tile t, stepped along as the tile loops go.
+struct TileIter {
+    int64_t img;
+    int ty, tx, th, tw;
+    TileIter(int64_t t, int H, int W) : th((H + 1) / 2), tw((W + 1) / 2) {
+        img = t / (static_cast<int64_t>(th) * tw);
+        int64_t r = t % (static_cast<int64_t>(th) * tw);
+        ty = static_cast<int>(r / tw);
+        tx = static_cast<int>(r % tw);
+    }
+    void next() {
+        if (++tx < tw) return;
+        tx = 0;
+        if (++ty < th) return;
+        ty = 0;
+        img++;
+    }
+};
 
 }  // namespace
 
@@ -116,6 +251,82 @@ void bn_relu_gap(const float* x, int64_t n, int64_t HW, int C, int64_t ldx, cons
         for (int64_t p = 0; p < HW; p++) acc_bn_relu_row(x + (i * HW + p) * ldx, C, scale, shift, o);
         float inv = 1.0f / static_cast<float>(HW);
         for (int c = 0; c < C; c++) o[c] *= inv;
+    }
+}
+
+void winograd_weights(const float* w, int cout, int cin, float* u) {
+    // G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+    for (int o = 0; o < cout; o++)
+        for (int i = 0; i < cin; i++) {
+            const float* g = w + (static_cast<int64_t>(o) * cin + i) * 9;
+            float t[4][3];  // G g
+            for (int j = 0; j < 3; j++) {
+                t[0][j] = g[j];
+                t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+                t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+                t[3][j] = g[6 + j];
+            }
+            for (int r = 0; r < 4; r++) {
+                float row[4] = {t[r][0], 0.5f * (t[r][0] + t[r][1] + t[r][2]), 0.5f * (t[r][0] - t[r][1] + t[r][2]),
+                                t[r][2]};
+                for (int col = 0; col < 4; col++) u[(static_cast<int64_t>(4 * r + col) * cin + i) * cout + o] = row[col];
+            }
+        }
+}
+
+void winograd_input(const float* src, int H, int W, int C, int64_t t0, int64_t len, const float* zeros, float* v,
+                    int64_t ldv) {
+#ifdef DN_AVX512
+    bool wide = C % 16 == 0 && have_avx512();
+#endif
+    TileIter it(t0, H, W);
+    for (int64_t k = 0; k < len; k++, it.next()) {
+        const float* img = src + it.img * H * W * C;
+        int y0 = 2 * it.ty - 1, x0 = 2 * it.tx - 1;
+        const float* p[16];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) {
+                int y = y0 + i, x = x0 + j;
+                p[4 * i + j] = y >= 0 && y < H && x >= 0 && x < W ? img + (static_cast<int64_t>(y) * W + x) * C : zeros;
+            }
+        // The two rows the next tile row adds, a tile row ahead: large inputs come from
+        // memory, and the hardware prefetcher alone leaves the loads waiting.
+        for (int y = y0 + 4; y < y0 + 6 && y < H; y++) {
+            int x = x0 + 2, cols = std::min(2, W - x);
+            const char* b = reinterpret_cast<const char*>(img + (static_cast<int64_t>(y) * W + x) * C);
+            for (int64_t o = 0; o < int64_t{4} * C * cols; o += 64) __builtin_prefetch(b + o, 0, 3);
+        }
+#ifdef DN_AVX512
+        if (wide) {
+            wino_in_tile16(p, C, v + k * C, ldv);
+            continue;
+        }
+#endif
+        wino_in_tile(p, C, v + k * C, ldv);
+    }
+}
+
+void winograd_output(const float* m, int64_t ldm, int H, int W, int C, int64_t t0, int64_t len, const float* bias,
+                     bool relu, float* dst, int64_t ldd) {
+#ifdef DN_AVX512
+    bool wide = C % 16 == 0 && have_avx512();
+#endif
+    TileIter it(t0, H, W);
+    for (int64_t k = 0; k < len; k++, it.next()) {
+        float* img = dst + it.img * H * W * ldd;
+        float* q[4];
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                int y = 2 * it.ty + i, x = 2 * it.tx + j;
+                q[2 * i + j] = y < H && x < W ? img + (static_cast<int64_t>(y) * W + x) * ldd : nullptr;
+            }
+#ifdef DN_AVX512
+        if (wide) {
+            wino_out_tile16(m + k * C, ldm, C, bias, relu, q);
+            continue;
+        }
+#endif
+        wino_out_tile(m + k * C, ldm, C, bias, relu, q);
     }
 }
 

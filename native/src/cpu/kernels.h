@@ -32,4 +32,22 @@ void bn_relu_gap(const float* x, int64_t n, int64_t HW, int C, int64_t ldx, cons
 
 void fill(float* p, int64_t count, float v);
 
+// Winograd F(2x2, 3x3) for a 3x3 conv, stride 1, pad 1 (Lavin & Gray 2016), NHWC. Output
+// tiles are 2x2, numbered t = (i * th + ty) * tw + tx with th = ceil(H/2), tw = ceil(W/2);
+// a = 4 * row + col indexes the 16 points of a transformed tile. The tile functions run in the
+// calling thread (they are called per chunk from inside a parallel region).
+
+/** u[(a * cin + i) * cout + o] = (G g G^T)[a] for each 3x3 filter g = w[o, i] (OIHW). */
+void winograd_weights(const float* w, int cout, int cin, float* u);
+
+/** Input transform of tiles [t0, t0 + len) of src (n, H, W, C), dense NHWC, zero padded by 1:
+ *  v[a * ldv + k * C + c] = (B^T d B)[a] of tile t0 + k. `zeros` holds C zeros. */
+void winograd_input(const float* src, int H, int W, int C, int64_t t0, int64_t len, const float* zeros, float* v,
+                    int64_t ldv);
+
+/** Output transform of tiles [t0, t0 + len): y = A^T m A (+ bias[c]) (ReLU if relu) from
+ *  m[a * ldm + k * C + c] into dst (n, H, W) with row stride ldd; pixels past H or W are dropped. */
+void winograd_output(const float* m, int64_t ldm, int H, int W, int C, int64_t t0, int64_t len, const float* bias,
+                     bool relu, float* dst, int64_t ldd);
+
 }  // namespace dn4j::cpu
