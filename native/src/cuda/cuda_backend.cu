@@ -131,19 +131,6 @@ std::mutex g_algo_mutex;
 std::map<std::string, AlgoChoice> g_algo_cache;  // per shape, dtype and math: chosen once per process
 std::map<std::string, std::string> g_select_cache;  // per conv and epilogue: the candidate select() chose
 
-const char* algo_name(cudnnConvolutionFwdAlgo_t a) {
-    switch (a) {
-        case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM: return "implicit_gemm";
-        case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM: return "implicit_precomp_gemm";
-        case CUDNN_CONVOLUTION_FWD_ALGO_GEMM: return "gemm";
-        case CUDNN_CONVOLUTION_FWD_ALGO_DIRECT: return "direct";
-        case CUDNN_CONVOLUTION_FWD_ALGO_FFT: return "fft";
-        case CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING: return "fft_tiling";
-        case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD: return "winograd";
-        case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED: return "winograd_nonfused";
-        default: return "?";
-    }
-}
 
 /** One cuDNN forward convolution over NHWC tensors whose pixel rows may be strided (a channel
  *  slice of a wider buffer). Batches whose tensors pass 2^31 elements run in image chunks. */
@@ -363,7 +350,7 @@ public:
     std::string describe() const {
         std::ostringstream os;
         if (kind_ == Kind::graph) os << "cudnn " << plan_->name() << " ws " << (plan_->workspace() >> 10) << " KiB";
-        else os << "cudnn " << algo_name(shape_[0].choice.algo) << (shape_[0].choice.math == CUDNN_FMA_MATH ? " fma" : " tensor-op")
+        else os << "cudnn " << fwd_algo_name(shape_[0].choice.algo) << (shape_[0].choice.math == CUDNN_FMA_MATH ? " fma" : " tensor-op")
                 << " ws " << (shape_[0].choice.ws >> 10) << " KiB" << (fused_ ? " fused bias-relu" : "");
         if (per_ < n_) os << ", " << (n_ + per_ - 1) / per_ << " image chunks";
         if (!note_.empty()) os << " (" << note_ << ")";

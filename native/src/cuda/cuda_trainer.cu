@@ -181,19 +181,6 @@ std::map<std::string, Choice<cudnnConvolutionFwdAlgo_t>> g_fwd_cache;
 std::map<std::string, Choice<cudnnConvolutionBwdDataAlgo_t>> g_data_cache;
 std::map<std::string, Choice<cudnnConvolutionBwdFilterAlgo_t>> g_filter_cache;
 
-const char* fwd_name(cudnnConvolutionFwdAlgo_t a) {
-    switch (a) {
-        case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM: return "implicit_gemm";
-        case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM: return "implicit_precomp_gemm";
-        case CUDNN_CONVOLUTION_FWD_ALGO_GEMM: return "gemm";
-        case CUDNN_CONVOLUTION_FWD_ALGO_DIRECT: return "direct";
-        case CUDNN_CONVOLUTION_FWD_ALGO_FFT: return "fft";
-        case CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING: return "fft_tiling";
-        case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD: return "winograd";
-        case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED: return "winograd_nonfused";
-        default: return "?";
-    }
-}
 const char* data_name(cudnnConvolutionBwdDataAlgo_t a) {
     switch (a) {
         case CUDNN_CONVOLUTION_BWD_DATA_ALGO_0: return "algo0";
@@ -358,7 +345,7 @@ public:
         if (!tuned_) return "not prepared";
         std::ostringstream os;
         auto det = [](bool d) { return d ? "" : " (nondeterministic)"; };
-        os << "fwd " << fwd_name(fwd_.algo) << det(fwd_.deterministic);
+        os << "fwd " << fwd_algo_name(fwd_.algo) << det(fwd_.deterministic);
         if (data_grad_) os << ", data " << data_name(data_.algo) << det(data_.deterministic);
         os << ", filter " << filter_name(filter_.algo) << det(filter_.deterministic);
         return os.str();

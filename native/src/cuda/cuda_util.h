@@ -26,6 +26,21 @@ namespace dn4j::cuda {
         if (s_ != CUDNN_STATUS_SUCCESS) ::dn4j::fail("cuDNN error ", cudnnGetErrorString(s_), " in ", #call); \
     } while (0)
 
+/** A short name of a legacy forward convolution algorithm, for describe(). */
+inline const char* fwd_algo_name(cudnnConvolutionFwdAlgo_t a) {
+    switch (a) {
+        case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM: return "implicit_gemm";
+        case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM: return "implicit_precomp_gemm";
+        case CUDNN_CONVOLUTION_FWD_ALGO_GEMM: return "gemm";
+        case CUDNN_CONVOLUTION_FWD_ALGO_DIRECT: return "direct";
+        case CUDNN_CONVOLUTION_FWD_ALGO_FFT: return "fft";
+        case CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING: return "fft_tiling";
+        case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD: return "winograd";
+        case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED: return "winograd_nonfused";
+        default: return "?";
+    }
+}
+
 /** Device bytes held by this library now, and their high-water mark. */
 int64_t device_bytes_in_use();
 int64_t device_bytes_peak();
