@@ -31,6 +31,8 @@ void set_cuda_library(const std::string& path);
 /** Whether the CUDA backend, its cuDNN, a driver and a device are all there (loads the CUDA
  *  library on first call). */
 bool cuda_available();
+/** Usable CUDA devices (compute capability 8.0 or newer); 0 when CUDA cannot run. */
+int cuda_device_count();
 /** The CUDA device line (name, compute capability, driver and cuDNN versions) when available,
  *  else what is missing, as one sentence. */
 std::string cuda_info();

@@ -1,4 +1,5 @@
 #include <dlfcn.h>
+#include <unistd.h>
 #include <dnnl.hpp>
 
 #include <mutex>
@@ -20,6 +21,7 @@ struct CudaLibrary {
     bool tried = false;
     std::string problem;   // why it cannot be used ("" when it can)
     std::string info;      // the device line when it can
+    int devices = 0;
     decltype(&dn4j_cuda_probe) probe = nullptr;
     decltype(&dn4j_cuda_make_backend) make_backend = nullptr;
     decltype(&dn4j_cuda_make_trainer) make_trainer = nullptr;
@@ -50,17 +52,25 @@ CudaLibrary& load_cuda() {
     if (l.tried) return l;
     l.tried = true;
     std::string path = l.path.empty() ? default_cuda_path() : l.path;
-    void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!h && l.path.empty()) h = dlopen("libdensenet4j_cuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    // What is missing, most basic first: our library, the driver, cuDNN, a GPU.
+    bool have_file = access(path.c_str(), R_OK) == 0;
+    if (!have_file && !l.path.empty()) {
+        l.problem = "the CUDA backend is not installed (" + path + " not found)";
+        return l;
+    }
+    if (void* drv = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL)) {
+        dlclose(drv);
+    } else {
+        l.problem = "no NVIDIA driver (libcuda.so.1 not found)";
+        return l;
+    }
+    void* h = dlopen(have_file ? path.c_str() : "libdensenet4j_cuda.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         std::string why = dlerror();
         if (why.find("libcudnn") != std::string::npos)
-            l.problem = "cuDNN 9 is missing (" + why +
-                        "); install cuDNN 9 for CUDA 13 (e.g. `pip install nvidia-cudnn-cu13` or NVIDIA's "
-                        "cudnn9-cuda-13 package) and put its lib folder on LD_LIBRARY_PATH";
-        else if (why.find("libdensenet4j_cuda") != std::string::npos || why.find("No such file") != std::string::npos)
-            l.problem = "the CUDA backend is not installed (libdensenet4j_cuda.so.1 not found); add the densenet4j "
-                        "linux-x86_64-gpu jar to the classpath";
+            l.problem = "cuDNN 9 not found (libcudnn.so.9 is not on the library path; see the README's GPU section)";
+        else if (why.find("libdensenet4j_cuda") != std::string::npos)
+            l.problem = "the CUDA backend is not installed (add the densenet4j linux-x86_64-gpu jar)";
         else
             l.problem = "cannot load the CUDA backend: " + why;
         return l;
@@ -76,7 +86,8 @@ CudaLibrary& load_cuda() {
         return l;
     }
     std::string info;
-    if (l.probe(&info) <= 0) l.problem = info;
+    l.devices = l.probe(&info);
+    if (l.devices <= 0) l.problem = info;
     else l.info = info;
     return l;
 }
@@ -99,6 +110,7 @@ CudaRuntime cuda_runtime_for(const std::string& device) {
     if (r.index < 0) return r;
     CudaLibrary& l = load_cuda();
     DN_CHECK(l.problem.empty(), "device ", device, ": ", l.problem);
+    DN_CHECK(r.index < l.devices, "device ", device, ": this machine has ", l.devices, " usable CUDA device(s)");
     r.make_backend = l.make_backend;
     r.make_trainer = l.make_trainer;
     return r;
@@ -113,6 +125,11 @@ void set_cuda_library(const std::string& path) {
 }
 
 bool cuda_available() { return load_cuda().problem.empty(); }
+
+int cuda_device_count() {
+    CudaLibrary& l = load_cuda();
+    return l.problem.empty() ? l.devices : 0;
+}
 
 std::string cuda_info() {
     CudaLibrary& l = load_cuda();

@@ -908,6 +908,24 @@ int dn4j_cuda_probe(std::string* info) {
         cudaGetLastError();
         return 0;
     }
+    // machine code for sm_80 and sm_90 (PTX for newer): older GPUs cannot run it
+    int usable = 0;
+    cudaDeviceProp first{};
+    for (int d = 0; d < count; d++) {
+        cudaDeviceProp prop{};
+        if (cudaGetDeviceProperties(&prop, d) == cudaSuccess && prop.major >= 8) usable++;
+        if (d == 0) first = prop;
+    }
+    if (usable == 0 || first.major < 8) {
+        if (info) {
+            std::ostringstream os;
+            os << "GPU 0 (" << first.name << ") has compute capability " << first.major << "." << first.minor
+               << "; densenet4j needs 8.0 or newer";
+            *info = os.str();
+        }
+        return 0;
+    }
+    count = usable;
     if (info) {
         int drv = 0;
         cudaDriverGetVersion(&drv);

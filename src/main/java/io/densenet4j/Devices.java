@@ -53,13 +53,19 @@ public final class Devices {
         if (requested.equals("auto")) {
             if (ok) return "cuda";
             if (FALLBACK_LOGGED.compareAndSet(false, true)) {
-                LOG.info("device auto: running on cpu (CUDA unavailable: " + NativeLibrary.cudaInfo() + ")");
+                // one line; only where the CUDA backend was shipped (without the gpu jar the CPU is the plan)
+                java.util.logging.Level level = NativeLibrary.gpuJarPresent() ? java.util.logging.Level.INFO : java.util.logging.Level.FINE;
+                LOG.log(level, "device auto: running on cpu (" + NativeLibrary.cudaInfo() + ")");
             }
             return "cpu";
         }
         if (!ok) {
-            throw new DeviceUnavailableException("device " + requested + " is unavailable: " + NativeLibrary.cudaInfo()
-                    + " (use --device cpu or auto)");
+            throw new DeviceUnavailableException("device " + requested + " is unavailable: " + NativeLibrary.cudaInfo());
+        }
+        int index = requested.equals("cuda") ? 0 : Integer.parseInt(requested.substring(5));
+        int count = NativeLibrary.cudaDeviceCount();
+        if (index >= count) {
+            throw new DeviceUnavailableException("device " + requested + " is unavailable: this machine has " + count + " usable CUDA device(s)");
         }
         return requested;
     }

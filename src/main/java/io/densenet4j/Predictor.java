@@ -84,6 +84,7 @@ public final class Predictor implements AutoCloseable {
      *
      * @throws io.densenet4j.io.WeightsException listing every missing, unexpected and mis-shaped key
      * @throws DeviceUnavailableException if {@code cuda} is asked for and cannot run here (the message says what is missing)
+     * @throws IllegalArgumentException   for a reduced precision ({@code tf32}, {@code fp16}, {@code bf16}) on the CPU
      * @throws DenseNetException if the native library cannot load
      */
     public static Predictor create(DenseNetConfig config, StateDict weights, Options options) {

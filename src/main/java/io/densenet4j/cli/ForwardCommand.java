@@ -28,6 +28,8 @@ final class ForwardCommand implements Runnable {
 
     @Override
     public void run() {
+        refuseOverwrite(output, "--input", input);
+        refuseOverwrite(output, "--weights", weights);
         StateDict in = SafeTensors.read(input).tensors();
         Tensor x = in.get("input");
         if (x == null) throw new IllegalArgumentException(input + " has no tensor named 'input'");
@@ -39,5 +41,17 @@ final class ForwardCommand implements Runnable {
             SafeTensors.write(output, out, Map.of());
             System.out.println("wrote logits " + logits + " to " + output);
         }
+    }
+
+    /** Throws IllegalArgumentException when {@code out} names the same file as {@code other}: it would be overwritten. */
+    static void refuseOverwrite(Path out, String option, Path other) {
+        Path a = out.toAbsolutePath().normalize(), b = other.toAbsolutePath().normalize();
+        boolean same = a.equals(b);
+        try {
+            same = same || (java.nio.file.Files.exists(a) && java.nio.file.Files.exists(b) && java.nio.file.Files.isSameFile(a, b));
+        } catch (java.io.IOException e) {
+            // unreadable: the read or the write fails with its own message
+        }
+        if (same) throw new IllegalArgumentException("--output " + out + " is the same file as " + option + "; it would be overwritten");
     }
 }

@@ -111,6 +111,7 @@ final class TrainCommand implements Runnable {
 
     @Override
     public void run() {
+        String where = io.densenet4j.Devices.resolve(device);  // an unusable device fails here, before any output
         Checkpoint ck = resume != null ? Checkpoint.read(resume) : null;
         if (ck != null) {
             java.util.List<String> ignored = new java.util.ArrayList<>();
@@ -126,7 +127,10 @@ final class TrainCommand implements Runnable {
             }
         }
         if (dataset == null) dataset = "fashion-mnist";
-        if (saveState != null) requireWritableParent(saveState, "--save-state");
+        if (saveState != null) {
+            requireWritableParent(saveState, "--save-state");
+            if (java.nio.file.Files.isDirectory(saveState)) throw new IllegalArgumentException("--save-state " + saveState + " is a folder; give a file name");
+        }
         Dataset train = Datasets.open(dataset, dataDir, true);
         Dataset test;
         if (valSplit != null) {
@@ -171,7 +175,7 @@ final class TrainCommand implements Runnable {
         System.err.println(String.format(Locale.ROOT, "training %s on %s (%d images, %dx%dx%d, %d classes), %d epochs, batch %d, %s memory -> %s",
                 cfg, dataset, train.size(), train.channels(), train.height(), train.width(), train.numClasses(), settings.epochs(),
                 settings.batch(), settings.memory().id(), dir));
-        Trainer.Result r = new Trainer(cfg, settings, train, test, norm, dir, System.err).onDevice(device).describeRun(info).run(init, ck);
+        Trainer.Result r = new Trainer(cfg, settings, train, test, norm, dir, System.err).onDevice(where).describeRun(info).run(init, ck);
         if (saveState != null) {
             Trainer.saveState(r.state(), saveState);
             System.out.println("wrote state_dict to " + saveState);

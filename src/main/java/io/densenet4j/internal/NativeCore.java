@@ -48,6 +48,7 @@ public class NativeCore {
     public static native @StdString String available_devices();
     public static native void set_cuda_library(@StdString String path);
     public static native @Cast("bool") boolean cuda_available();
+    public static native int cuda_device_count();
     public static native @StdString String cuda_info();
     public static native @Cast("int64_t") long device_bytes_in_use();
     public static native @Cast("int64_t") long device_bytes_peak();

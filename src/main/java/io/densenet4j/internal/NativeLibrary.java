@@ -14,6 +14,7 @@ public final class NativeLibrary {
     /** Platforms for which densenet4j ships native jars. */
     public static final String SUPPORTED = "linux-x86_64";
     private static volatile boolean loaded;
+    private static volatile boolean gpuJar;
 
     private NativeLibrary() {}
 
@@ -44,6 +45,7 @@ public final class NativeLibrary {
     private static void locateCudaLibrary(String platform) {
         String res = "/io/densenet4j/internal/" + platform + "-gpu/libdensenet4j_cuda.so.1";
         if (NativeCore.class.getResource(res) == null) return;
+        gpuJar = true;
         try {
             java.io.File f = Loader.cacheResource(NativeCore.class, res);
             if (f != null) NativeCore.set_cuda_library(f.getAbsolutePath());
@@ -51,6 +53,15 @@ public final class NativeLibrary {
             throw new DenseNetException("cannot extract the CUDA backend " + res + ": " + e.getMessage(), e);
         }
     }
+
+    /** Whether the {@code linux-x86_64-gpu} jar (the CUDA backend) is on the classpath. */
+    public static boolean gpuJarPresent() {
+        ensureLoaded();
+        return gpuJar;
+    }
+
+    /** Usable CUDA devices (compute capability 8.0 or newer); 0 when CUDA cannot run here. */
+    public static int cudaDeviceCount() { return call(NativeCore::cuda_device_count); }
 
     /** Whether CUDA inference and training can run here (GPU, driver, cuDNN 9 and the gpu jar). */
     public static boolean cudaAvailable() { return call(NativeCore::cuda_available); }

@@ -90,11 +90,6 @@ public final class Trainer {
 
     /** Starts from {@code init} (torchvision names), or continues {@code resume} when it is not null. */
     public Result run(StateDict init, Checkpoint resume) {
-        try {
-            Files.createDirectories(out);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create output folder " + out + " (" + e.getClass().getSimpleName() + ")", e);
-        }
         int h = train.height(), w = train.width();
         StateDict start = resume != null ? resume.model() : init;
         int epoch0 = resume != null ? resume.epoch() : 0;
@@ -105,6 +100,11 @@ public final class Trainer {
         long totalSteps = (long) perEpoch * settings.epochs();
         Evaluation last = null;
         try (TrainingEngine engine = TrainingEngine.create(config, start, h, w, settings.memory(), settings.threads(), settings.batch(), device)) {
+            try {  // only once the engine exists: a refused network or device leaves no folder behind
+                Files.createDirectories(out);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create output folder " + out + " (" + e.getClass().getSimpleName() + ")", e);
+            }
             if (resume != null) engine.loadMomentumBuffers(resume.momentum());
             if (!engine.device().equals("cpu")) log.println("training on " + engine.device() + " (" + io.densenet4j.internal.NativeLibrary.cudaInfo() + ")");
             for (int epoch = epoch0; epoch < settings.epochs(); epoch++) {

@@ -69,6 +69,14 @@ class CliTest extends CliHarness {
         assertBadInput("Unknown option", "bench", "--arch", "densenet121", "--frobnicate");
         assertBadInput("device", "bench", "--arch", "densenet-bc", "--depth", "10", "--device", "tpu", "--seconds", "0.1");
         assertBadInput("no such file", "info", "--config", dir.resolve("missing.json").toString());
+        Path w = Files.copy(GOLDEN.resolve("odd-k5.safetensors"), dir.resolve("w.safetensors"));
+        Path in = Files.copy(GOLDEN.resolve("odd-k5-io.safetensors"), dir.resolve("in.safetensors"));
+        long wBytes = Files.size(w), inBytes = Files.size(in);
+        assertBadInput("same file as --weights", "forward", "--weights", w.toString(), "--input", in.toString(), "--output", w.toString());
+        assertBadInput("same file as --input", "forward", "--weights", w.toString(), "--input", in.toString(), "--output",
+                dir.resolve(".").resolve("in.safetensors").toString());
+        assertEquals(wBytes, Files.size(w), "weights untouched");
+        assertEquals(inBytes, Files.size(in), "input untouched");
         assertBadInput("dtype must be fp32, tf32, fp16 or bf16", "bench", "--arch", "densenet-bc", "--depth", "10", "--dtype",
                 "fp64", "--seconds", "0.1");
         assertBadInput("runs on CUDA only", "bench", "--arch", "densenet-bc", "--depth", "10", "--device", "cpu", "--dtype",

@@ -107,7 +107,7 @@ class TrainCliTest extends CliHarness {
     void benchTrainPrintsStepTimeAndMemory() {
         assertEquals(0, run("bench", "--train", "--arch", "densenet-bc", "--depth", "16", "--growth-rate", "4", "--batch", "4",
                 "--seconds", "0.2", "--threads", "2"), err.toString());
-        assertTrue(out.toString().matches("(?s)arch=densenet-bc-L16 train=true memory=efficient batch=4 .*ms_per_step=[0-9.]+ .*peak_native_bytes=[1-9][0-9]* .*"),
+        assertTrue(out.toString().matches("(?s)arch=densenet-bc-L16 train=true device=cpu memory=efficient batch=4 .*ms_per_step=[0-9.]+ .*peak_native_bytes=[1-9][0-9]* .*"),
                 out.toString());
     }
 
