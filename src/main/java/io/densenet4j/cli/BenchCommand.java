@@ -51,7 +51,8 @@ final class BenchCommand implements Runnable {
     @Override
     public void run() {
         if (batch <= 0) throw new IllegalArgumentException("--batch must be positive, got " + batch);
-        if (!(seconds > 0)) throw new IllegalArgumentException("--seconds must be positive");
+        if (!(seconds > 0) || seconds > 86400) throw new IllegalArgumentException("--seconds must be in (0, 86400], got " + seconds);
+        if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
         DenseNetConfig cfg = arch.resolve();
         if (cfg == null && weights == null) throw new IllegalArgumentException("give --arch NAME, --config FILE or --weights FILE");
         StateDict sd;

@@ -55,7 +55,8 @@ final class EvaluateCommand implements Runnable {
             sd = StateDicts.load(weights);
             if (cfg == null) cfg = ArchitectureInference.infer(sd);
             norm = Normalization.compute(Datasets.open(dataset, dataDir, true));
-            System.err.println("weights carry no normalisation; using the training split's: " + norm);
+            System.err.println("weights carry no normalisation; using the training split's: mean " + java.util.Arrays.toString(norm.mean())
+                    + ", std " + java.util.Arrays.toString(norm.std()));
         }
         if (cfg.inChannels() != test.channels()) {
             throw new IllegalArgumentException("the network takes " + cfg.inChannels() + " input channels, " + dataset + " has " + test.channels());

@@ -41,6 +41,8 @@ final class PlanCommand implements Runnable {
 
     @Override
     public void run() {
+        TrainCommand.requireWritableParent(out, "--out");  // both targets checked before either is written
+        if (weightsOut != null) TrainCommand.requireWritableParent(weightsOut, "--weights-out");
         DenseNetConfig cfg = arch.resolve();
         StateDict sd = weights != null ? StateDicts.load(weights) : null;
         if (cfg == null) {
@@ -51,7 +53,7 @@ final class PlanCommand implements Runnable {
         try {
             Files.writeString(out, (train ? net.trainingPlan(height, width) : net.inferencePlan(height, width)).text());
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + out + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot write " + out + " (" + e.getClass().getSimpleName() + ")", e);
         }
         if (weightsOut != null) {
             if (sd == null) sd = Initializers.torchvision(net, 1);

@@ -127,6 +127,7 @@ final class TrainCommand implements Runnable {
             }
         }
         if (dataset == null) dataset = "fashion-mnist";
+        if (valSplit != null && testDataset != null) throw new IllegalArgumentException("give --val-split or --test-dataset, not both");
         if (saveState != null) {
             requireWritableParent(saveState, "--save-state");
             if (java.nio.file.Files.isDirectory(saveState)) throw new IllegalArgumentException("--save-state " + saveState + " is a folder; give a file name");

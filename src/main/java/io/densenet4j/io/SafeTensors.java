@@ -292,9 +292,15 @@ public final class SafeTensors {
         } catch (IOException e) {
             throw new WeightsException(file, "cannot resolve the link (" + e.getClass().getSimpleName() + ")");
         }
+        if (file.toString().isEmpty()) throw new WeightsException(file, "an empty file name");
         if (Files.exists(target) && !Files.isRegularFile(target)) {
             throw new WeightsException(file, "exists and is not a regular file; refusing to replace it");
         }
+        Path parent = target.toAbsolutePath().getParent();
+        if (parent == null || !Files.isDirectory(parent)) {
+            throw new WeightsException(file, "folder " + parent + " does not exist");
+        }
+        if (!Files.isWritable(parent)) throw new WeightsException(file, "folder " + parent + " is not writable");
         return target;
     }
 }
