@@ -27,4 +27,20 @@ inline View view(const Plan& plan, const PlanOp& op, const char* key) {
     return v;
 }
 
+/** A max pool's k x k window, stride and padding, checked against its operands (a whole source
+ *  buffer into a slice of as many channels, PyTorch's floor output size); throws naming the line. */
+struct MaxPoolGeometry {
+    int k, stride, pad;
+};
+inline MaxPoolGeometry maxpool_geometry(const PlanOp& op, const View& src, const View& dst) {
+    MaxPoolGeometry g{op.integer("k"), op.integer("stride"), op.integer("pad", 0)};
+    DN_CHECK(src.whole() && src.len == dst.len, "plan line ", op.line,
+             ": maxpool reads a whole buffer into a slice of as many channels");
+    DN_CHECK(g.k > 0 && g.stride > 0 && g.pad >= 0 && 2 * g.pad <= g.k, "plan line ", op.line, ": bad maxpool geometry");
+    int ho = (src.decl.h + 2 * g.pad - g.k) / g.stride + 1, wo = (src.decl.w + 2 * g.pad - g.k) / g.stride + 1;
+    DN_CHECK(src.decl.h + 2 * g.pad >= g.k && src.decl.w + 2 * g.pad >= g.k && ho == dst.decl.h && wo == dst.decl.w,
+             "plan line ", op.line, ": maxpool output ", ho, "x", wo, " does not match buffer ", dst.decl.name);
+    return g;
+}
+
 }  // namespace dn4j

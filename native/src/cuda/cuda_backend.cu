@@ -571,15 +571,10 @@ template <typename T>
 class MaxPool : public Op {
 public:
     MaxPool(const Plan& p, const PlanOp& op) : src_(view(p, op, "src")), dst_(view(p, op, "dst")) {
-        k_ = op.integer("k");
-        s_ = op.integer("stride");
-        p_ = op.integer("pad", 0);
-        DN_CHECK(src_.whole() && src_.len == dst_.len, "plan line ", op.line,
-                 ": maxpool reads a whole buffer into a slice of as many channels");
-        DN_CHECK(k_ > 0 && s_ > 0 && p_ >= 0 && 2 * p_ <= k_, "plan line ", op.line, ": bad maxpool geometry");
-        int ho = (src_.decl.h + 2 * p_ - k_) / s_ + 1, wo = (src_.decl.w + 2 * p_ - k_) / s_ + 1;
-        DN_CHECK(src_.decl.h + 2 * p_ >= k_ && ho == dst_.decl.h && wo == dst_.decl.w, "plan line ", op.line,
-                 ": maxpool output ", ho, "x", wo, " does not match buffer ", dst_.decl.name);
+        MaxPoolGeometry g = maxpool_geometry(op, src_, dst_);
+        k_ = g.k;
+        s_ = g.stride;
+        p_ = g.pad;
     }
     void size(Ctx&, Needs&) override {}
     void run(Ctx& c) override {
