@@ -36,7 +36,9 @@ public final class Labels {
         try (InputStream in = Files.newInputStream(file)) {
             return parse(in, file.toString());
         } catch (IOException e) {
-            throw new IllegalArgumentException("cannot read labels file " + file + ": " + e, e);
+            String why = e instanceof java.nio.file.NoSuchFileException ? "no such file"
+                    : e instanceof java.nio.file.AccessDeniedException ? "permission denied" : e.getClass().getSimpleName();
+            throw new IllegalArgumentException("cannot read labels file " + file + " (" + why + ")", e);
         }
     }
 

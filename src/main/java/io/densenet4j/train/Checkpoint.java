@@ -71,7 +71,13 @@ public record Checkpoint(DenseNetConfig config, TrainSettings settings, StateDic
      * @throws IllegalArgumentException if the file is not such a checkpoint (one line naming it)
      */
     public static Checkpoint read(Path file) {
-        SafeTensorsFile f = SafeTensors.read(file);
+        SafeTensorsFile f;
+        try {
+            f = SafeTensors.read(file);
+        } catch (io.densenet4j.io.WeightsException e) {
+            throw new IllegalArgumentException(file + " is not a densenet4j checkpoint (a .safetensors file that train writes): "
+                    + e.getMessage(), e);
+        }
         Map<String, String> m = f.metadata();
         if (!isCheckpoint(m)) throw new IllegalArgumentException(file + " is not a densenet4j checkpoint (no format=" + FORMAT + " metadata)");
         try {
