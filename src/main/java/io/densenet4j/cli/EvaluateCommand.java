@@ -43,6 +43,9 @@ final class EvaluateCommand implements Runnable {
         Map<String, String> meta = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS ? SafeTensors.read(weights).metadata() : Map.of();
         if (dataset == null) dataset = meta.getOrDefault(Checkpoint.RUN_PREFIX + "dataset", "fashion-mnist");
         Dataset test = Datasets.open(dataset, dataDir, false);
+        if (dataset.startsWith("folder:") || dataset.startsWith("tensors:")) {
+            System.err.println("note: " + dataset + " has no separate test split; evaluating on all its " + test.size() + " images");
+        }
         Normalization norm;
         DenseNetConfig cfg = arch.resolve();
         StateDict sd;

@@ -145,7 +145,8 @@ public final class Trainer {
                                     perEpoch, status));
                         }
                         if (!Double.isFinite(loss)) {
-                            throw new TrainingDivergedException("the loss became " + loss + " at step " + step + " (learning rate " + lr + " too high?); the last checkpoint is kept");
+                            throw new TrainingDivergedException("the loss became " + loss + " at step " + step + " (learning rate " + lr + " too high?)"
+                                    + (epoch > epoch0 || resume != null ? "; the last checkpoint is kept" : "; no checkpoint was written"));
                         }
                         if (settings.maxSteps() > 0 && step >= settings.maxSteps() && step < totalSteps) {
                             boolean endOfEpoch = b.index() + 1 == perEpoch;
