@@ -124,11 +124,9 @@ int golden(const std::string& plan_path, const std::string& wpath, const std::st
     // sample 0 alone against sample 0 inside the batch
     double alone_err = 0;
     if (n > 1) {
-        size_t per = in.data.size() / n;
         std::vector<float> one(static_cast<size_t>(classes));
         auto be1 = make(read_text(plan_path), *store, a);
         be1->forward(in.data.data(), 1, one.data());
-        (void)per;
         for (int j = 0; j < classes; j++) alone_err = std::max(alone_err, double(std::fabs(one[j] - got[j])));
     }
     double alone_tol = a.dtype == "fp32" ? 1e-4 : 5e-2;

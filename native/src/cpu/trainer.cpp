@@ -631,15 +631,77 @@ private:
     Buffer pooled_, dpooled_, logits_, dlogits_;
 };
 
-}  // namespace
-}  // namespace cpu
+/** The CPU implementation of dn4j::Trainer: parameters and running statistics are updated in
+ *  the WeightStore in place. */
+class CpuTrainer final : public TrainBackend {
+public:
+    CpuTrainer(const std::string& plan_text, WeightStore::Impl& w, int threads_, bool naive_) {
+        plan = Plan::parse(plan_text);
+        threads = threads_ > 0 ? threads_ : omp_get_num_procs();
+        naive = naive_;
+        build(w);
+    }
 
-struct Trainer::Impl {
+    double forward_backward(const float* input, const int64_t* labels, int64_t n, uint64_t seed,
+                            float* logits) override {
+        omp_set_num_threads(threads);
+        if (ctx.n != n) prepare(n);
+        ctx.seed = seed;
+        ctx.labels = labels;
+        ctx.logits_out = logits;
+        to_nhwc->input_ = input;
+        for (auto& m : modules) m->forward(ctx);
+        for (auto it = modules.rbegin(); it != modules.rend(); ++it) (*it)->backward(ctx);
+        ctx.strm.wait();
+        return ctx.loss;
+    }
+
+    void sgd_step(float lr, float momentum, float weight_decay, bool nesterov) override {
+        DN_CHECK(ctx.n > 0, "sgd_step before any forward_backward");
+        omp_set_num_threads(threads);
+        for (auto* p : params)
+            sgd_update(p->p, p->grad.data(), p->mom.data(), p->numel, lr, momentum, weight_decay, nesterov, !momentum_set);
+        momentum_set = true;
+    }
+
+    int64_t estimate_bytes(int64_t n) const override {
+        Needs nd = needs(n);
+        size_t f = act_floats(n, false) + act_floats(n, true) + nd.chunk + nd.bpre + nd.b + nd.db + nd.da + nd.fresh + nd.own;
+        for (auto* p : params) f += 2 * static_cast<size_t>(p->numel);
+        return static_cast<int64_t>(f * sizeof(float));
+    }
+
+    int64_t param_count() const override { return static_cast<int64_t>(params.size()); }
+    std::string param_name(int64_t i) const override { return params[i]->name; }
+    int64_t param_numel(int64_t i) const override { return params[i]->numel; }
+    void read_grad(const std::string& name, float* out) const override {
+        Param* p = param(name);
+        std::memcpy(out, p->grad.data(), static_cast<size_t>(p->numel) * sizeof(float));
+    }
+    void read_momentum(const std::string& name, float* out) const override {
+        Param* p = param(name);
+        std::memcpy(out, p->mom.data(), static_cast<size_t>(p->numel) * sizeof(float));
+    }
+    void write_momentum(const std::string& name, const float* in) override {
+        Param* p = param(name);
+        std::memcpy(p->mom.data(), in, static_cast<size_t>(p->numel) * sizeof(float));
+    }
+    bool has_momentum() const override { return momentum_set; }
+    void set_has_momentum(bool on) override { momentum_set = on; }
+    void sync_weights() override {}  // the WeightStore is updated in place
+    std::string describe() const override {
+        std::ostringstream os;
+        os << "cpu trainer, " << (naive ? "naive" : "efficient") << " memory, " << threads << " threads, batch " << ctx.n
+           << "\n";
+        for (auto& m : modules) os << "  " << m->describe() << "\n";
+        return os.str();
+    }
+
+private:
     Plan plan;
-    std::unique_ptr<TrainBackend> gpu;  // set on a CUDA device: every call goes there
     int threads = 1;
     bool naive = false;
-    bool has_momentum = false;
+    bool momentum_set = false;  // the momentum buffers hold state
     int classes = 0;
     std::vector<std::unique_ptr<cpu::Module>> modules;
     cpu::ToNhwc* to_nhwc = nullptr;
@@ -746,6 +808,13 @@ struct Trainer::Impl {
     }
 };
 
+}  // namespace
+}  // namespace cpu
+
+struct Trainer::Impl {
+    std::unique_ptr<TrainBackend> backend;  // cpu::CpuTrainer, or the CUDA library's trainer
+};
+
 Trainer::Trainer(const std::string& plan_text, WeightStore* weights, const std::string& device, int threads,
                  const std::string& memory)
     : impl(nullptr) {
@@ -758,14 +827,10 @@ Trainer::Trainer(const std::string& plan_text, WeightStore* weights, const std::
         DN_CHECK(rt.make_trainer != nullptr, "device ", device, ": this CUDA backend cannot train (inference only)");
         Plan plan = Plan::parse(plan_text);
         std::string opts = "memory=" + memory + " device=" + std::to_string(rt.index);
-        i->gpu.reset(rt.make_trainer(&plan, weights->impl, opts.c_str()));
-        impl = i.release();
-        return;
+        i->backend.reset(rt.make_trainer(&plan, weights->impl, opts.c_str()));
+    } else {
+        i->backend = std::make_unique<cpu::CpuTrainer>(plan_text, *weights->impl, threads, memory == "naive");
     }
-    i->plan = Plan::parse(plan_text);
-    i->threads = threads > 0 ? threads : omp_get_num_procs();
-    i->naive = memory == "naive";
-    i->build(*weights->impl);
     impl = i.release();
 }
 
@@ -774,81 +839,27 @@ Trainer::~Trainer() { delete impl; }
 double Trainer::forward_backward(const float* input, const int64_t* labels, int64_t n, uint64_t seed, float* logits) {
     DN_CHECK(input != nullptr && labels != nullptr, "forward_backward: null input or labels");
     DN_CHECK(n > 0, "forward_backward: batch size must be positive");
-    if (impl->gpu) return impl->gpu->forward_backward(input, labels, n, seed, logits);
-    omp_set_num_threads(impl->threads);
-    if (impl->ctx.n != n) impl->prepare(n);
-    auto& c = impl->ctx;
-    c.seed = seed;
-    c.labels = labels;
-    c.logits_out = logits;
-    impl->to_nhwc->input_ = input;
-    for (auto& m : impl->modules) m->forward(c);
-    for (auto it = impl->modules.rbegin(); it != impl->modules.rend(); ++it) (*it)->backward(c);
-    c.strm.wait();
-    return c.loss;
+    return impl->backend->forward_backward(input, labels, n, seed, logits);
 }
-
 void Trainer::sgd_step(float lr, float momentum, float weight_decay, bool nesterov) {
-    if (impl->gpu) return impl->gpu->sgd_step(lr, momentum, weight_decay, nesterov);
-    DN_CHECK(impl->ctx.n > 0, "sgd_step before any forward_backward");
-    omp_set_num_threads(impl->threads);
-    for (auto* p : impl->params)
-        cpu::sgd_update(p->p, p->grad.data(), p->mom.data(), p->numel, lr, momentum, weight_decay, nesterov,
-                        !impl->has_momentum);
-    impl->has_momentum = true;
+    impl->backend->sgd_step(lr, momentum, weight_decay, nesterov);
 }
-
-int64_t Trainer::estimate_bytes(int64_t n) const {
-    if (impl->gpu) return impl->gpu->estimate_bytes(n);
-    cpu::Needs nd = impl->needs(n);
-    size_t f = impl->act_floats(n, false) + impl->act_floats(n, true) + nd.chunk + nd.bpre + nd.b + nd.db + nd.da +
-               nd.fresh + nd.own;
-    for (auto* p : impl->params) f += 2 * static_cast<size_t>(p->numel);
-    return static_cast<int64_t>(f * sizeof(float));
-}
-
-int64_t Trainer::param_count() const { if (impl->gpu) return impl->gpu->param_count(); return static_cast<int64_t>(impl->params.size()); }
+int64_t Trainer::estimate_bytes(int64_t n) const { return impl->backend->estimate_bytes(n); }
+int64_t Trainer::param_count() const { return impl->backend->param_count(); }
 std::string Trainer::param_name(int64_t i) const {
     DN_CHECK(i >= 0 && i < param_count(), "parameter index out of range");
-    if (impl->gpu) return impl->gpu->param_name(i);
-    return impl->params[i]->name;
+    return impl->backend->param_name(i);
 }
 int64_t Trainer::param_numel(int64_t i) const {
     DN_CHECK(i >= 0 && i < param_count(), "parameter index out of range");
-    if (impl->gpu) return impl->gpu->param_numel(i);
-    return impl->params[i]->numel;
+    return impl->backend->param_numel(i);
 }
-void Trainer::read_grad(const std::string& name, float* out) const {
-    if (impl->gpu) return impl->gpu->read_grad(name, out);
-    cpu::Param* p = impl->param(name);
-    std::memcpy(out, p->grad.data(), static_cast<size_t>(p->numel) * sizeof(float));
-}
-void Trainer::read_momentum(const std::string& name, float* out) const {
-    if (impl->gpu) return impl->gpu->read_momentum(name, out);
-    cpu::Param* p = impl->param(name);
-    std::memcpy(out, p->mom.data(), static_cast<size_t>(p->numel) * sizeof(float));
-}
-void Trainer::write_momentum(const std::string& name, const float* in) {
-    if (impl->gpu) return impl->gpu->write_momentum(name, in);
-    cpu::Param* p = impl->param(name);
-    std::memcpy(p->mom.data(), in, static_cast<size_t>(p->numel) * sizeof(float));
-}
-bool Trainer::has_momentum() const { return impl->gpu ? impl->gpu->has_momentum() : impl->has_momentum; }
-void Trainer::set_has_momentum(bool on) {
-    if (impl->gpu) impl->gpu->set_has_momentum(on);
-    else impl->has_momentum = on;
-}
-void Trainer::sync_weights() {
-    if (impl->gpu) impl->gpu->sync_weights();
-}
-
-std::string Trainer::describe() const {
-    if (impl->gpu) return impl->gpu->describe();
-    std::ostringstream os;
-    os << "cpu trainer, " << (impl->naive ? "naive" : "efficient") << " memory, " << impl->threads << " threads, batch "
-       << impl->ctx.n << "\n";
-    for (auto& m : impl->modules) os << "  " << m->describe() << "\n";
-    return os.str();
-}
+void Trainer::read_grad(const std::string& name, float* out) const { impl->backend->read_grad(name, out); }
+void Trainer::read_momentum(const std::string& name, float* out) const { impl->backend->read_momentum(name, out); }
+void Trainer::write_momentum(const std::string& name, const float* in) { impl->backend->write_momentum(name, in); }
+bool Trainer::has_momentum() const { return impl->backend->has_momentum(); }
+void Trainer::set_has_momentum(bool on) { impl->backend->set_has_momentum(on); }
+void Trainer::sync_weights() { impl->backend->sync_weights(); }
+std::string Trainer::describe() const { return impl->backend->describe(); }
 
 }  // namespace dn4j

@@ -44,23 +44,14 @@ struct Options {
 
     static Options parse(const char* text) {
         Options o;
-        std::istringstream is(text ? text : "");
-        std::string kv;
-        while (is >> kv) {
-            auto eq = kv.find('=');
-            DN_CHECK(eq != std::string::npos, "cuda option '", kv, "' is not key=value");
-            std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
-            auto flag = [&](bool& f) {
-                DN_CHECK(v == "1" || v == "0", "cuda option ", k, " takes 1 or 0, got '", v, "'");
-                f = v == "1";
-            };
+        for_each_option(text, "cuda", [&](const std::string& k, const std::string& v) {
             if (k == "dtype") {
                 DN_CHECK(v == "fp32" || v == "tf32" || v == "fp16" || v == "bf16", "dtype must be fp32, tf32, fp16 or bf16, got '", v, "'");
                 o.dtype = v;
-            } else if (k == "graphs") flag(o.graphs);
-            else if (k == "fuse") flag(o.fuse);
-            else if (k == "graph") flag(o.graph);
-            else if (k == "device") o.device = std::atoi(v.c_str());
+            } else if (k == "graphs") o.graphs = option_flag(k, v);
+            else if (k == "fuse") o.fuse = option_flag(k, v);
+            else if (k == "graph") o.graph = option_flag(k, v);
+            else if (k == "device") o.device = option_device(v);
             else if (k == "slices") {
                 DN_CHECK(v == "copy" || v == "strided", "slices must be copy or strided, got '", v, "'");
                 o.strided_slices = v == "strided";
@@ -68,13 +59,11 @@ struct Options {
                 DN_CHECK(v == "find" || v == "heuristic", "algo must be find or heuristic, got '", v, "'");
                 o.find = v == "find";
             } else if (k == "workspace_mb") {
-                long long mb = std::atoll(v.c_str());
-                DN_CHECK(mb >= 0 && mb <= (1 << 20), "workspace_mb out of range: ", v);
-                o.workspace_limit = static_cast<size_t>(mb) << 20;
+                o.workspace_limit = option_megabytes(k, v);
             } else {
                 fail("unknown cuda option '", k, "'");
             }
-        }
+        });
         return o;
     }
 };
@@ -141,7 +130,7 @@ public:
 
     /** x: (n, cin, h, w) with row stride x_ldc; y: (n, cout, ho, wo) with row stride y_ldc. */
     void setup(Ctx& c, int64_t n, int cin, int h, int w, int64_t x_ldc, int cout, int ho, int wo, int64_t y_ldc, int k,
-               int stride, int pad, bool bias_relu, Needs& needs) {
+               int stride, int pad, bool bias_relu) {
         destroy();
         n_ = n;
         spec_ = ConvSpec{Dt<T>::v, n, cin, h, w, x_ldc, cout, ho, wo, y_ldc, k, stride, pad, bias_relu,
@@ -179,7 +168,6 @@ public:
                 << " w" << cout << "," << k << " s" << stride << " p" << pad << " y" << ho << "," << wo << "/" << y_ldc;
             s.key = key.str();
         }
-        needs_ = &needs;
     }
 
     /** Chooses the algorithms (benchmarking them on the real buffers with algo=find). */
@@ -404,7 +392,6 @@ private:
     cudnnConvolutionDescriptor_t cd_ = nullptr;
     cudnnTensorDescriptor_t bd_ = nullptr;
     cudnnActivationDescriptor_t ad_ = nullptr;
-    Needs* needs_ = nullptr;
     enum class Kind { legacy, legacy_fused, graph };
     Kind kind_ = Kind::legacy;
     bool fused_ = false;
@@ -506,7 +493,7 @@ public:
         int64_t x_ldc = in_scale_.get() ? cin_ : src_.decl.c;
         int64_t y_ldc = (dst_.whole() || via_tmp_) ? cout_ : dst_.decl.c;
         conv_.setup(c, c.n, cin_, ih_, iw_, x_ldc, cout_, dst_.decl.h, dst_.decl.w, y_ldc, k_, stride_, pad_,
-                    want_fused, needs);
+                    want_fused);
     }
 
     void tune(Ctx& c, void* find_ws, size_t find_ws_bytes, Needs& needs) override {

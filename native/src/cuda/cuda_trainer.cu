@@ -46,35 +46,23 @@ struct TrainOptions {
 
     static TrainOptions parse(const char* text) {
         TrainOptions o;
-        std::istringstream is(text ? text : "");
-        std::string kv;
-        while (is >> kv) {
-            auto eq = kv.find('=');
-            DN_CHECK(eq != std::string::npos, "cuda trainer option '", kv, "' is not key=value");
-            std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
+        for_each_option(text, "cuda trainer", [&](const std::string& k, const std::string& v) {
             if (k == "memory") {
                 DN_CHECK(v == "efficient" || v == "naive", "memory mode must be efficient or naive, got '", v, "'");
                 o.naive = v == "naive";
             } else if (k == "device") {
-                char* end = nullptr;
-                long d = std::strtol(v.c_str(), &end, 10);
-                DN_CHECK(!v.empty() && *end == 0 && d >= 0, "device must be a device number, got '", v, "'");
-                o.device = static_cast<int>(d);
+                o.device = option_device(v);
             } else if (k == "workspace_mb") {
-                long long mb = std::atoll(v.c_str());
-                DN_CHECK(mb >= 0 && mb <= (1 << 20), "workspace_mb out of range: ", v);
-                o.workspace_limit = static_cast<size_t>(mb) << 20;
+                o.workspace_limit = option_megabytes(k, v);
             } else if (k == "deterministic") {
-                DN_CHECK(v == "1" || v == "0", "deterministic takes 1 or 0, got '", v, "'");
-                o.deterministic = v == "1";
+                o.deterministic = option_flag(k, v);
             } else if (k == "estimate_only") {
-                DN_CHECK(v == "1" || v == "0", "estimate_only takes 1 or 0, got '", v, "'");
-                o.estimate_only = v == "1";
+                o.estimate_only = option_flag(k, v);
             } else {
                 fail("unknown cuda trainer option '", k,
                      "' (expected memory, device, workspace_mb, deterministic, estimate_only)");
             }
-        }
+        });
         return o;
     }
 };

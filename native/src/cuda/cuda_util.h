@@ -7,6 +7,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+#include <string>
 #include <utility>
 
 #include "../common/error.h"
@@ -25,6 +29,41 @@ namespace dn4j::cuda {
         cudnnStatus_t s_ = (call);                                                                        \
         if (s_ != CUDNN_STATUS_SUCCESS) ::dn4j::fail("cuDNN error ", cudnnGetErrorString(s_), " in ", #call); \
     } while (0)
+
+/** Calls `each(key, value)` for every "key=value" word of `text` (options of the CUDA backend
+ *  and trainer); throws naming `what` on a word without '='. */
+inline void for_each_option(const char* text, const char* what,
+                            const std::function<void(const std::string&, const std::string&)>& each) {
+    std::istringstream is(text ? text : "");
+    std::string kv;
+    while (is >> kv) {
+        auto eq = kv.find('=');
+        DN_CHECK(eq != std::string::npos, what, " option '", kv, "' is not key=value");
+        each(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+}
+
+/** An option's value as 1 or 0. */
+inline bool option_flag(const std::string& k, const std::string& v) {
+    DN_CHECK(v == "1" || v == "0", "option ", k, " takes 1 or 0, got '", v, "'");
+    return v == "1";
+}
+
+/** An option's value as a device number (>= 0). */
+inline int option_device(const std::string& v) {
+    char* end = nullptr;
+    long d = std::strtol(v.c_str(), &end, 10);
+    DN_CHECK(!v.empty() && *end == 0 && d >= 0 && d < 1024, "device must be a device number, got '", v, "'");
+    return static_cast<int>(d);
+}
+
+/** An option's value in MiB, as bytes (0 to 1 TiB). */
+inline size_t option_megabytes(const std::string& k, const std::string& v) {
+    char* end = nullptr;
+    long long mb = std::strtoll(v.c_str(), &end, 10);
+    DN_CHECK(!v.empty() && *end == 0 && mb >= 0 && mb <= (1 << 20), k, " out of range: '", v, "'");
+    return static_cast<size_t>(mb) << 20;
+}
 
 /** A short name of a legacy forward convolution algorithm, for describe(). */
 inline const char* fwd_algo_name(cudnnConvolutionFwdAlgo_t a) {

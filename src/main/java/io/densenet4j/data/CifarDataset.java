@@ -233,11 +233,7 @@ public final class CifarDataset implements Dataset {
     public void image(int index, float[] dst, int offset) {
         Objects.checkIndex(index, labels.length);
         DataFiles.checkDst(dst, offset, IMAGE_BYTES);
-        int src = index * IMAGE_BYTES;
-        float[] lut = DataFiles.BYTE_TO_UNIT;
-        for (int i = 0; i < IMAGE_BYTES; i++) {
-            dst[offset + i] = lut[pixels[src + i] & 0xff];
-        }
+        DataFiles.bytesToUnit(pixels, index * IMAGE_BYTES, dst, offset, IMAGE_BYTES);
     }
 
     @Override

@@ -16,7 +16,7 @@ import java.util.zip.ZipException;
 /** Internal helpers shared by the readers: whole-file reads, gzip detection, names, checks. */
 final class DataFiles {
     /** {@code i / 255f} for every byte value, what torchvision's ToTensor computes. */
-    static final float[] BYTE_TO_UNIT = new float[256];
+    private static final float[] BYTE_TO_UNIT = new float[256];
 
     static {
         for (int i = 0; i < 256; i++) {
@@ -25,6 +25,13 @@ final class DataFiles {
     }
 
     private DataFiles() {
+    }
+
+    /** {@code dst[dstPos + i] = (src[srcPos + i] & 0xff) / 255f} for {@code i < len} (torchvision's ToTensor). */
+    static void bytesToUnit(byte[] src, int srcPos, float[] dst, int dstPos, int len) {
+        for (int i = 0; i < len; i++) {
+            dst[dstPos + i] = BYTE_TO_UNIT[src[srcPos + i] & 0xff];
+        }
     }
 
     /**

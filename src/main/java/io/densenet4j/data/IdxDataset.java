@@ -154,11 +154,7 @@ public final class IdxDataset implements Dataset {
         Objects.checkIndex(index, count);
         int len = rows * cols;
         DataFiles.checkDst(dst, offset, len);
-        int src = 16 + index * len;
-        float[] lut = DataFiles.BYTE_TO_UNIT;
-        for (int i = 0; i < len; i++) {
-            dst[offset + i] = lut[pixels[src + i] & 0xff];
-        }
+        DataFiles.bytesToUnit(pixels, 16 + index * len, dst, offset, len);
     }
 
     @Override

@@ -239,10 +239,7 @@ public final class ImageFolderDataset implements Dataset {
         DataFiles.checkDst(dst, offset, len);
         Object s = samples[index];
         if (s instanceof byte[] b) {
-            float[] lut = DataFiles.BYTE_TO_UNIT;
-            for (int i = 0; i < len; i++) {
-                dst[offset + i] = lut[b[i] & 0xff];
-            }
+            DataFiles.bytesToUnit(b, 0, dst, offset, len);
         } else {
             float[] f = (float[]) s;
             for (int i = 0; i < len; i++) {

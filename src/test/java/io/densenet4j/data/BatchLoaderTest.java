@@ -164,43 +164,56 @@ class BatchLoaderTest {
         assertTrue(padded > 0);
     }
 
+    /** Every call goes to {@code base}; tests override the one they break. */
+    static class Forwarding implements Dataset {
+        final Dataset base;
+
+        Forwarding(Dataset base) {
+            this.base = base;
+        }
+
+        public int size() {
+            return base.size();
+        }
+
+        public int channels() {
+            return base.channels();
+        }
+
+        public int height() {
+            return base.height();
+        }
+
+        public int width() {
+            return base.width();
+        }
+
+        public int numClasses() {
+            return base.numClasses();
+        }
+
+        public List<String> classNames() {
+            return base.classNames();
+        }
+
+        public void image(int index, float[] dst, int offset) {
+            base.image(index, dst, offset);
+        }
+
+        public int label(int index) {
+            return base.label(index);
+        }
+    }
+
     /** A dataset that fails on one sample. */
     static Dataset failing(int badIndex, RuntimeException error) {
-        ArrayDataset base = indexed(100);
-        return new Dataset() {
-            public int size() {
-                return base.size();
-            }
-
-            public int channels() {
-                return 1;
-            }
-
-            public int height() {
-                return 1;
-            }
-
-            public int width() {
-                return 2;
-            }
-
-            public int numClasses() {
-                return 7;
-            }
-
-            public List<String> classNames() {
-                return base.classNames();
-            }
-
+        return new Forwarding(indexed(100)) {
+            @Override
             public void image(int index, float[] dst, int offset) {
                 if (index == badIndex) {
                     throw error;
                 }
                 base.image(index, dst, offset);
-            }
-
-            public int label(int index) {
-                return base.label(index);
             }
         };
     }
@@ -225,37 +238,8 @@ class BatchLoaderTest {
             assertTrue(e.getCause() instanceof UnsupportedOperationException);
         }
         // a label out of range is caught too
-        Dataset badLabel = new Dataset() {
-            final ArrayDataset base = indexed(10);
-
-            public int size() {
-                return 10;
-            }
-
-            public int channels() {
-                return 1;
-            }
-
-            public int height() {
-                return 1;
-            }
-
-            public int width() {
-                return 2;
-            }
-
-            public int numClasses() {
-                return 7;
-            }
-
-            public List<String> classNames() {
-                return base.classNames();
-            }
-
-            public void image(int index, float[] dst, int offset) {
-                base.image(index, dst, offset);
-            }
-
+        Dataset badLabel = new Forwarding(indexed(10)) {
+            @Override
             public int label(int index) {
                 return index == 4 ? 9 : 0;
             }
