@@ -617,14 +617,7 @@ template <typename T>
 class CudaBackend : public Backend {
 public:
     CudaBackend(const Plan& plan, const WeightStore::Impl& w, const Options& opt) : plan_(plan), opt_(opt) {
-        int count = 0;
-        DN_CUDA(cudaGetDeviceCount(&count));
-        DN_CHECK(opt.device >= 0 && opt.device < count, "CUDA device ", opt.device, " does not exist (", count,
-                 " device(s))");
-        DN_CUDA(cudaSetDevice(opt.device));
-        DN_CUDA(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking));
-        DN_CUDNN(cudnnCreate(&ctx_.dnn));
-        DN_CUDNN(cudnnSetStream(ctx_.dnn, ctx_.stream));
+        open_device(opt.device, &ctx_.stream, &ctx_.dnn);
         ctx_.opt = &opt_;
         ctx_.math = opt.dtype == "fp32" ? CUDNN_FMA_MATH
                     : opt.dtype == "tf32" ? CUDNN_DEFAULT_MATH
@@ -652,8 +645,7 @@ public:
         cudaSetDevice(opt_.device);
         drop_graph();
         ops_.clear();
-        if (ctx_.dnn) cudnnDestroy(ctx_.dnn);
-        if (ctx_.stream) cudaStreamDestroy(ctx_.stream);
+        close_device(ctx_.stream, ctx_.dnn);
     }
 
     void forward(const float* input, int64_t n, float* output) override {

@@ -812,14 +812,7 @@ public:
             build(w);
             return;
         }
-        int count = 0;
-        DN_CUDA(cudaGetDeviceCount(&count));
-        DN_CHECK(opt.device >= 0 && opt.device < count, "CUDA device ", opt.device, " does not exist (", count,
-                 " device(s))");
-        DN_CUDA(cudaSetDevice(opt.device));
-        DN_CUDA(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking));
-        DN_CUDNN(cudnnCreate(&ctx_.dnn));
-        DN_CUDNN(cudnnSetStream(ctx_.dnn, ctx_.stream));
+        open_device(opt.device, &ctx_.stream, &ctx_.dnn);
         build(w);
         upload();
     }
@@ -829,8 +822,7 @@ public:
         cudaSetDevice(opt_.device);
         if (ctx_.stream) cudaStreamSynchronize(ctx_.stream);
         modules_.clear();
-        if (ctx_.dnn) cudnnDestroy(ctx_.dnn);
-        if (ctx_.stream) cudaStreamDestroy(ctx_.stream);
+        close_device(ctx_.stream, ctx_.dnn);
     }
 
     double forward_backward(const float* input, const int64_t* labels, int64_t n, uint64_t seed,

@@ -30,6 +30,24 @@ namespace dn4j::cuda {
         if (s_ != CUDNN_STATUS_SUCCESS) ::dn4j::fail("cuDNN error ", cudnnGetErrorString(s_), " in ", #call); \
     } while (0)
 
+/** Makes `device` current and gives the caller its own non-blocking stream and a cuDNN handle on
+ *  it (one per engine or trainer: several on one GPU from several threads stay independent). */
+inline void open_device(int device, cudaStream_t* stream, cudnnHandle_t* dnn) {
+    int count = 0;
+    DN_CUDA(cudaGetDeviceCount(&count));
+    DN_CHECK(device >= 0 && device < count, "CUDA device ", device, " does not exist (", count, " device(s))");
+    DN_CUDA(cudaSetDevice(device));
+    DN_CUDA(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking));
+    DN_CUDNN(cudnnCreate(dnn));
+    DN_CUDNN(cudnnSetStream(*dnn, *stream));
+}
+
+/** Releases what open_device() made (either may be null). */
+inline void close_device(cudaStream_t stream, cudnnHandle_t dnn) {
+    if (dnn) cudnnDestroy(dnn);
+    if (stream) cudaStreamDestroy(stream);
+}
+
 /** Calls `each(key, value)` for every "key=value" word of `text` (options of the CUDA backend
  *  and trainer); throws naming `what` on a word without '='. */
 inline void for_each_option(const char* text, const char* what,
