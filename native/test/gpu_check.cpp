@@ -28,10 +28,11 @@
 //       every gradient (read_grad: unscaled) and every step2.state entry within relative L2
 //       5e-2 per tensor (fp16) or 1e-1 (bf16), the worst of each group printed. fp16 starts at
 //       loss scale 65536 and halves it on fresh trainers until step 1's gradients are finite
-//       (a skipped step would also have moved the running statistics); step 2 must not
-//       overflow. Also: step 1 repeated bit for bit (reported), and the skip rule: a NaN in the
-//       input makes sgd_step leave parameters and momentum as they were, count a skipped step
-//       and (fp16) halve the scale.
+//       (a skipped step would also have moved the running statistics), then, when it had to
+//       back off, halves it once more for headroom; step 2 must not overflow. Tensors over
+//       tolerance are named at the end of the line. Also: step 1 repeated bit for bit
+//       (reported), and the skip rule: a NaN in the input makes sgd_step leave parameters and
+//       momentum as they were, count a skipped step and (fp16) halve the scale.
 //   gpu_check train-bench PLAN [WEIGHTS] --batch B [--memory M] [--dtype D] [--seconds S] [--name NAME] [--options ...]
 //       JSON: ms per training step (forward_backward + sgd_step, synchronised) on random data
 //       after 3 warm-up steps; peak device bytes during the timed steps; estimate_bytes(B).
@@ -274,9 +275,15 @@ struct Worst {
     std::string name;
     int count = 0;
     bool ok = true;
+    std::string over;  // every tensor over its tolerance, "name=err" (the mixed-precision check prints them)
     void add(const std::string& n, double e, double tol) {
         count++;
-        if (!(e <= tol)) ok = false;
+        if (!(e <= tol)) {
+            ok = false;
+            char b[32];
+            std::snprintf(b, sizeof b, "=%.3g", e);
+            over += (over.empty() ? "" : ",") + n + b;
+        }
         if (!(e <= err)) err = e, name = n;
     }
 };
@@ -418,12 +425,20 @@ int train_golden_mixed(const std::string& plan_path, const std::string& wpath, c
     std::vector<float> logits(static_cast<size_t>(n * classes));
     double loss = 0;
     std::vector<std::vector<float>> step1;
+    bool headroom = false;
     for (;;) {
         store = load_weights(wpath);
         tr = make_trainer(plan, *store, memory, opts(scale));
         loss = tr->forward_backward(in.data.data(), labels.data(), n, 0, logits.data());
         step1 = grads_of(*tr);
-        if (finite(step1)) break;
+        if (finite(step1)) {
+            // after a back-off this scale is within 2x of overflow: halve once more, so that step 2
+            // (gradients after an update) does not overflow by a hair
+            if (overflowed == 0 || headroom || scale < 2) break;
+            headroom = true;
+            scale /= 2;
+            continue;
+        }
         if (!fp16 || scale <= 1) {
             std::printf("FAIL train-golden %s dtype=%s memory=%s: step 1 gradients not finite at loss scale %g\n",
                         plan_path.c_str(), dtype.c_str(), memory.c_str(), scale);
@@ -515,13 +530,17 @@ int train_golden_mixed(const std::string& plan_path, const std::string& wpath, c
     }
     ok = ok && grads.ok && state.ok && missing == 0 && grads.count == tr->param_count() && state.count > 0 &&
          step2_finite && skip_ok;
+    // every tensor over tolerance, on the same line (checks.txt counts lines)
+    std::string over;
+    if (!grads.over.empty()) over += " grads_over=" + grads.over;
+    if (!state.over.empty()) over += " state_over=" + state.over;
     std::printf("%s train-golden %s dtype=%s memory=%s n=%lld loss_scale=%g overflowed_starts=%d loss_err=%.3g "
                 "logits_err=%.3g grads=%d worst_grad=%.3g (%s) state=%d worst_state=%.3g (%s) missing=%d "
-                "tolerance=%.0e step2=%s skip=%s%s repeat=%s\n",
+                "tolerance=%.0e step2=%s skip=%s%s repeat=%s%s\n",
                 ok ? "PASS" : "FAIL", plan_path.c_str(), dtype.c_str(), memory.c_str(), static_cast<long long>(n),
                 scale, overflowed, loss_err, logits_err, grads.count, grads.err, grads.name.c_str(), state.count,
                 state.err, state.name.c_str(), missing, tol, step2_finite ? "finite" : "OVERFLOWED",
-                skip_ok ? "ok" : "WRONG", skip_note.c_str(), repeat_same ? "identical" : "DIFFERS");
+                skip_ok ? "ok" : "WRONG", skip_note.c_str(), repeat_same ? "identical" : "DIFFERS", over.c_str());
     return ok ? 0 : 1;
 }
 

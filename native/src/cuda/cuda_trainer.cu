@@ -84,8 +84,10 @@ struct TrainOptions {
                 double ls = std::strtod(v.c_str(), &end);
                 // a power of two keeps scaling and unscaling exact
                 int e = 0;
-                DN_CHECK(!v.empty() && *end == 0 && ls > 0 && ls <= 1e38 && std::frexp(ls, &e) == 0.5,
-                         "loss_scale must be a power of two (at most 2^126), got '", v, "'");
+                // within [2^-126, 2^126]: the scale and its reciprocal both normal fp32 numbers
+                DN_CHECK(!v.empty() && *end == 0 && ls >= std::ldexp(1.0, -126) && ls <= std::ldexp(1.0, 126) &&
+                             std::frexp(ls, &e) == 0.5,
+                         "loss_scale must be a power of two from 2^-126 to 2^126, got '", v, "'");
                 o.loss_scale = static_cast<float>(ls);
             } else {
                 fail("unknown cuda trainer option '", k,
@@ -181,6 +183,9 @@ constexpr bool kMixed = !std::is_same<T, float>::value;
 
 // GradScaler's defaults for fp16: backoff 0.5 on a non-finite gradient, growth 2 after this many good steps
 constexpr int kGrowthInterval = 2000;
+// the dynamic scale stays within [2^-126, 2^126]: 1/scale must stay finite (else 0 * inf = NaN
+// gradients that the inf check, which looks at the scaled values, would let through)
+constexpr float kMinScale = 0x1p-126f, kMaxScale = 0x1p126f;
 
 /** Elements of T per 256 bytes: every activation buffer starts 256-byte aligned. */
 template <typename T>
@@ -974,7 +979,7 @@ public:
                 // GradScaler.step skips the update (parameters and momentum as they were), update() backs off
                 skipped_++;
                 good_steps_ = 0;
-                if (std::is_same<T, __half>::value) scale_ *= 0.5f;
+                if (std::is_same<T, __half>::value) scale_ = std::max(kMinScale, scale_ * 0.5f);
                 return;
             }
         }
@@ -985,7 +990,7 @@ public:
             // cuDNN reads the T copies of the updated master weights (only the conv slots matter)
             from_float<T>(params_.get<float>(), reg_.param_floats, wh_.get<T>(), ctx_.stream);
             if (std::is_same<T, __half>::value && ++good_steps_ == kGrowthInterval) {
-                scale_ *= 2.0f;
+                scale_ = std::min(kMaxScale, scale_ * 2.0f);
                 good_steps_ = 0;
             }
         }

@@ -345,9 +345,9 @@ __global__ void k_sgd(float* __restrict__ p, const float* __restrict__ g, float*
 __global__ void k_unscale_check(float* __restrict__ g, int64_t count, float inv_scale, int* __restrict__ found_inf) {
     int bad = 0;
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
-        float v = g[i];
-        if (!isfinite(v)) bad = 1;
-        g[i] = v * inv_scale;
+        float v = g[i], u = v * inv_scale;
+        if (!isfinite(v) || !isfinite(u)) bad = 1;  // what sgd_step would apply must be finite too
+        g[i] = u;
     }
     // every thread of the block reaches this (the loop's bound is per thread, the barrier is not in it)
     if (__syncthreads_or(bad) && threadIdx.x == 0) *found_inf = 1;

@@ -100,8 +100,9 @@ void sgd_update(float* p, const float* g, float* buf, int64_t count, float lr, f
                 bool first, cudaStream_t s);
 
 /** Mixed precision (torch's _amp_foreach_non_finite_check_and_unscale_): g *= inv_scale over
- *  `count` values, and *found_inf = 1 when any value was inf or NaN (left as it was when
- *  none; the caller zeroes it). Per-block OR reductions, no float atomics. */
+ *  `count` values, and *found_inf = 1 when any value was inf or NaN before or after the
+ *  scaling (left as it was when none; the caller zeroes it). Per-block OR reductions, no
+ *  float atomics. */
 void unscale_check(float* g, int64_t count, float inv_scale, int* found_inf, cudaStream_t s);
 
 }  // namespace dn4j::cuda::train
