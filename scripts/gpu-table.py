@@ -80,17 +80,19 @@ def main():
     train_t = [t for t in torch if t.get("kind") == "train"]
     if train_o or train_t:
         print()
-        print("| training DenseNet-BC batch 64 32x32 fp32 | depth | ms/step | peak MiB |")
-        print("|---|---|---|---|")
+        print("| training DenseNet-BC batch 64 32x32 | dtype | depth | ms/step | peak MiB |")
+        print("|---|---|---|---|---|")
         for o in train_o:
             extra = f" {o['options']}" if o.get("options") else ""
-            print(f"| ours {o.get('memory')}{extra} | {o.get('depth')} | {fmt(o.get('ms_per_step'), 2)} | "
+            print(f"| ours {o.get('memory')}{extra} | {o.get('dtype', 'fp32')} | {o.get('depth')} | "
+                  f"{fmt(o.get('ms_per_step'), 2)} | "
                   f"{o.get('peak_mem_bytes', 0) / 2**20:.0f} (model {o.get('estimate_bytes', 0) / 2**20:.0f}) |")
         for t in train_t:
             depth = t.get("model", "").split("-")[2] if t.get("model", "").count("-") >= 2 else "?"
-            print(f"| PyTorch {t.get('mode')} tf32={t.get('tf32')} | {depth} | {fmt(t.get('ms_per_step'), 2)} | "
-                  f"{t.get('peak_mem_bytes', 0) / 2**20:.0f} |")
-    ours_eff = next((o for o in train_o if o.get("memory") == "efficient" and o.get("depth") == 100 and not o.get("options")), None)
+            print(f"| PyTorch {t.get('mode')} tf32={t.get('tf32')} | {t.get('dtype', 'fp32')} | {depth} | "
+                  f"{fmt(t.get('ms_per_step'), 2)} | {t.get('peak_mem_bytes', 0) / 2**20:.0f} |")
+    ours_eff = next((o for o in train_o if o.get("memory") == "efficient" and o.get("depth") == 100
+                     and o.get("dtype", "fp32") == "fp32" and not o.get("options")), None)
     t_eff = next((t for t in train_t if t.get("mode") == "memory_efficient" and t.get("tf32") is False), None)
     if ours_eff and t_eff:
         print(f"\nbar (L=100, fp32, TF32 off): ours efficient peak / torchvision memory_efficient peak = "

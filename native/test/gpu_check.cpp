@@ -23,11 +23,21 @@
 //       the line says whether the untouched 1e-4 held too. Also: step 1 repeated on a second
 //       trainer gives the same loss and gradients bit for bit. One line per memory mode (both
 //       without --memory).
-//   gpu_check train-bench PLAN [WEIGHTS] --batch B [--memory M] [--seconds S] [--name NAME] [--options ...]
+//   gpu_check train-golden PLAN WEIGHTS IO --dtype fp16|bf16 [--memory efficient|naive]
+//       mixed precision against the same fp32 references: loss within 1e-2 relative; logits,
+//       every gradient (read_grad: unscaled) and every step2.state entry within relative L2
+//       5e-2 per tensor (fp16) or 1e-1 (bf16), the worst of each group printed. fp16 starts at
+//       loss scale 65536 and halves it on fresh trainers until step 1's gradients are finite
+//       (a skipped step would also have moved the running statistics), then, when it had to
+//       back off, halves it once more for headroom; step 2 must not overflow. Tensors over
+//       tolerance are named at the end of the line. Also: step 1 repeated bit for bit
+//       (reported), and the skip rule: a NaN in the input makes sgd_step leave parameters and
+//       momentum as they were, count a skipped step and (fp16) halve the scale.
+//   gpu_check train-bench PLAN [WEIGHTS] --batch B [--memory M] [--dtype D] [--seconds S] [--name NAME] [--options ...]
 //       JSON: ms per training step (forward_backward + sgd_step, synchronised) on random data
 //       after 3 warm-up steps; peak device bytes during the timed steps; estimate_bytes(B).
-//       Without WEIGHTS, a torchvision-style fresh initialisation.
-//   gpu_check train-estimate PLAN --batch B [--memory M]
+//       Without WEIGHTS, a torchvision-style fresh initialisation. --dtype fp32|fp16|bf16.
+//   gpu_check train-estimate PLAN --batch B [--memory M] [--dtype D]
 //       the trainer's estimate of its device bytes at batch B (no GPU needed).
 //   gpu_check probe
 // Exit 0 when every check passes, 1 on a failed check, 2 on bad usage or an error.
@@ -265,9 +275,15 @@ struct Worst {
     std::string name;
     int count = 0;
     bool ok = true;
+    std::string over;  // every tensor over its tolerance, "name=err" (the mixed-precision check prints them)
     void add(const std::string& n, double e, double tol) {
         count++;
-        if (!(e <= tol)) ok = false;
+        if (!(e <= tol)) {
+            ok = false;
+            char b[32];
+            std::snprintf(b, sizeof b, "=%.3g", e);
+            over += (over.empty() ? "" : ",") + n + b;
+        }
         if (!(e <= err)) err = e, name = n;
     }
 };
@@ -365,15 +381,182 @@ int train_golden_one(const std::string& plan_path, const std::string& wpath, con
     return ok ? 0 : 1;
 }
 
+bool all_finite(const std::vector<float>& v) {
+    return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+}
+
+/** The mixed-precision counterpart of train_golden_one (see the top of this file). */
+int train_golden_mixed(const std::string& plan_path, const std::string& wpath, const std::string& iopath,
+                       const std::string& memory, const std::string& dtype) {
+    dn4j::Plan plan = dn4j::Plan::parse(read_text(plan_path));
+    auto io = dn4j::test::read_safetensors(iopath);
+    auto io64 = dn4j::test::read_safetensors_i64(iopath);
+    const HostTensor& in = io.at("input");
+    if (!io64.count("labels")) throw std::runtime_error(iopath + " has no int64 'labels'");
+    const std::vector<int64_t>& labels = io64.at("labels").data;
+    int64_t n = in.shape[0];
+    if (static_cast<int64_t>(labels.size()) != n) throw std::runtime_error("labels and input disagree on the batch");
+    int classes = classes_of(plan);
+    const bool fp16 = dtype == "fp16";
+    const double tol = fp16 ? 5e-2 : 1e-1, loss_tol = 1e-2;
+    auto opts = [&](double scale) {
+        std::ostringstream o;
+        o << "dtype=" << dtype;
+        if (fp16) o << " loss_scale=" << static_cast<long long>(scale);
+        return o.str();
+    };
+    auto grads_of = [](dn4j::TrainBackend& t) {
+        std::vector<std::vector<float>> g(static_cast<size_t>(t.param_count()));
+        for (int64_t i = 0; i < t.param_count(); i++) {
+            g[static_cast<size_t>(i)].resize(static_cast<size_t>(t.param_numel(i)));
+            t.read_grad(t.param_name(i), g[static_cast<size_t>(i)].data());
+        }
+        return g;
+    };
+    auto finite = [](const std::vector<std::vector<float>>& g) {
+        return std::all_of(g.begin(), g.end(), [](const std::vector<float>& v) { return all_finite(v); });
+    };
+
+    // step 1 at the largest scale (from GradScaler's 65536 down) whose gradients are finite
+    double scale = fp16 ? 65536 : 1;
+    int overflowed = 0;
+    std::unique_ptr<dn4j::WeightStore> store;
+    std::unique_ptr<dn4j::TrainBackend> tr;
+    std::vector<float> logits(static_cast<size_t>(n * classes));
+    double loss = 0;
+    std::vector<std::vector<float>> step1;
+    bool headroom = false;
+    for (;;) {
+        store = load_weights(wpath);
+        tr = make_trainer(plan, *store, memory, opts(scale));
+        loss = tr->forward_backward(in.data.data(), labels.data(), n, 0, logits.data());
+        step1 = grads_of(*tr);
+        if (finite(step1)) {
+            // after a back-off this scale is within 2x of overflow: halve once more, so that step 2
+            // (gradients after an update) does not overflow by a hair
+            if (overflowed == 0 || headroom || scale < 2) break;
+            headroom = true;
+            scale /= 2;
+            continue;
+        }
+        if (!fp16 || scale <= 1) {
+            std::printf("FAIL train-golden %s dtype=%s memory=%s: step 1 gradients not finite at loss scale %g\n",
+                        plan_path.c_str(), dtype.c_str(), memory.c_str(), scale);
+            return 1;
+        }
+        overflowed++;
+        scale /= 2;
+    }
+    float want_loss = io.at("step1.loss").data.at(0);
+    float got_loss = static_cast<float>(loss);
+    double loss_err = rel_l2(&want_loss, &got_loss, 1);
+    bool ok = loss_err <= loss_tol;
+    double logits_err = 0;
+    if (io.count("step1.logits")) {
+        logits_err = rel_l2(io.at("step1.logits").data.data(), logits.data(), logits.size());
+        ok = ok && logits_err <= tol;
+    }
+    Worst grads, state;
+    int missing = 0;
+    for (int64_t i = 0; i < tr->param_count(); i++) {
+        std::string name = tr->param_name(i);
+        const auto& g = step1[static_cast<size_t>(i)];
+        auto it = io.find("step1.grad." + name);
+        if (it == io.end() || it->second.data.size() != g.size()) {
+            missing++;
+            continue;
+        }
+        grads.add(name, rel_l2(it->second.data.data(), g.data(), g.size()), tol);
+    }
+    // determinism: step 1 again on a fresh trainer, bit for bit (reported, as in fp32)
+    bool repeat_same = true;
+    {
+        auto store2 = load_weights(wpath);
+        auto tr2 = make_trainer(plan, *store2, memory, opts(scale));
+        repeat_same = tr2->forward_backward(in.data.data(), labels.data(), n, 0, nullptr) == loss;
+        auto g2 = grads_of(*tr2);
+        for (size_t i = 0; i < g2.size() && repeat_same; i++)
+            repeat_same = std::memcmp(g2[i].data(), step1[i].data(), g2[i].size() * sizeof(float)) == 0;
+    }
+    tr->sgd_step(0.1f, 0.9f, 1e-4f, true);
+    tr->forward_backward(in.data.data(), labels.data(), n, 0, nullptr);
+    bool step2_finite = finite(grads_of(*tr));  // else sgd_step skips it and the state cannot match
+    tr->sgd_step(0.1f, 0.9f, 1e-4f, true);
+    tr->sync_weights();
+    const std::string pre = "step2.state.";
+    for (auto& kv : io) {
+        if (kv.first.rfind(pre, 0) != 0) continue;
+        std::string key = kv.first.substr(pre.size());
+        auto it = store->impl->tensors.find(key);
+        if (it == store->impl->tensors.end() || static_cast<size_t>(it->second.numel()) != kv.second.data.size()) {
+            missing++;
+            continue;
+        }
+        state.add(key, rel_l2(kv.second.data.data(), it->second.data.data(), kv.second.data.size()), tol);
+    }
+    // the skip rule: non-finite gradients leave parameters and momentum alone and back off the scale
+    bool skip_ok = true;
+    std::string skip_note;
+    {
+        auto store3 = load_weights(wpath);
+        auto init = load_weights(wpath);
+        auto tr3 = make_trainer(plan, *store3, memory, opts(scale));
+        std::vector<float> bad(in.data);
+        bad[0] = std::numeric_limits<float>::quiet_NaN();
+        tr3->forward_backward(bad.data(), labels.data(), n, 0, nullptr);
+        tr3->sgd_step(0.1f, 0.9f, 1e-4f, true);
+        tr3->sync_weights();
+        for (int64_t i = 0; i < tr3->param_count() && skip_ok; i++) {
+            std::string name = tr3->param_name(i);
+            const auto& now = store3->impl->tensors.at(name).data;
+            const auto& was = init->impl->tensors.at(name).data;
+            if (now.size() != was.size() || std::memcmp(now.data(), was.data(), now.size() * sizeof(float)) != 0) {
+                skip_ok = false;
+                skip_note = " (" + name + " changed)";
+            }
+        }
+        if (skip_ok && tr3->has_momentum()) {
+            skip_ok = false;
+            skip_note = " (momentum set)";
+        }
+        std::ostringstream want;
+        want << "loss scale " << static_cast<float>(fp16 ? scale / 2 : 1.0);
+        std::string desc = tr3->describe();
+        bool reported = desc.find(want.str()) != std::string::npos && desc.find("skipped steps 1") != std::string::npos;
+        if (skip_ok && !reported) {
+            skip_ok = false;
+            skip_note = " (describe() lacks '" + want.str() + "' or 'skipped steps 1')";
+        }
+    }
+    ok = ok && grads.ok && state.ok && missing == 0 && grads.count == tr->param_count() && state.count > 0 &&
+         step2_finite && skip_ok;
+    // every tensor over tolerance, on the same line (checks.txt counts lines)
+    std::string over;
+    if (!grads.over.empty()) over += " grads_over=" + grads.over;
+    if (!state.over.empty()) over += " state_over=" + state.over;
+    std::printf("%s train-golden %s dtype=%s memory=%s n=%lld loss_scale=%g overflowed_starts=%d loss_err=%.3g "
+                "logits_err=%.3g grads=%d worst_grad=%.3g (%s) state=%d worst_state=%.3g (%s) missing=%d "
+                "tolerance=%.0e step2=%s skip=%s%s repeat=%s%s\n",
+                ok ? "PASS" : "FAIL", plan_path.c_str(), dtype.c_str(), memory.c_str(), static_cast<long long>(n),
+                scale, overflowed, loss_err, logits_err, grads.count, grads.err, grads.name.c_str(), state.count,
+                state.err, state.name.c_str(), missing, tol, step2_finite ? "finite" : "OVERFLOWED",
+                skip_ok ? "ok" : "WRONG", skip_note.c_str(), repeat_same ? "identical" : "DIFFERS", over.c_str());
+    return ok ? 0 : 1;
+}
+
 int train_golden(const std::string& plan_path, const std::string& wpath, const std::string& iopath, const Args& a) {
     std::vector<std::string> modes = a.memory.empty() ? std::vector<std::string>{"efficient", "naive"}
                                                       : std::vector<std::string>{a.memory};
+    if (a.dtype != "fp32" && a.dtype != "fp16" && a.dtype != "bf16")
+        throw std::runtime_error("train-golden: --dtype must be fp32, fp16 or bf16");
     int rc = 0;
     for (const auto& m : modes) {
         try {
-            rc = std::max(rc, train_golden_one(plan_path, wpath, iopath, m));
+            if (a.dtype == "fp32") rc = std::max(rc, train_golden_one(plan_path, wpath, iopath, m));
+            else rc = std::max(rc, train_golden_mixed(plan_path, wpath, iopath, m, a.dtype));
         } catch (const std::exception& e) {
-            std::printf("FAIL train-golden %s memory=%s: %s\n", plan_path.c_str(), m.c_str(), e.what());
+            std::printf("FAIL train-golden %s dtype=%s memory=%s: %s\n", plan_path.c_str(), a.dtype.c_str(), m.c_str(),
+                        e.what());
             rc = 2;
         }
     }
@@ -459,7 +642,7 @@ int train_bench(const std::string& plan_path, const std::string& wpath, const Ar
     std::vector<int64_t> y(static_cast<size_t>(n));
     std::mt19937 rng(9);
     for (auto& v : y) v = static_cast<int64_t>(rng() % static_cast<unsigned>(classes));
-    auto tr = make_trainer(plan, *store, memory, a.options);
+    auto tr = make_trainer(plan, *store, memory, "dtype=" + a.dtype + " " + a.options);
     int64_t estimate = tr->estimate_bytes(n);
     auto step = [&](uint64_t seed) {
         double loss = tr->forward_backward(x.data(), y.data(), n, seed, nullptr);
@@ -481,12 +664,16 @@ int train_bench(const std::string& plan_path, const std::string& wpath, const Ar
     } while (el < a.seconds);
     double ms = 1000 * el / iters;
     std::string name = a.name.empty() ? plan_path : a.name;
-    std::printf("{\"ours\":\"densenet4j\",\"kind\":\"train\",\"name\":\"%s\",\"memory\":\"%s\",\"depth\":%d,"
-                "\"batch\":%lld,\"ms_per_step\":%.4f,\"img_per_s\":%.1f,\"steps\":%d,\"first_step_ms\":%.1f,"
-                "\"loss\":%.6f,\"peak_mem_bytes\":%lld,\"estimate_bytes\":%lld,\"params\":%lld,\"options\":\"%s\"}\n",
-                name.c_str(), memory.c_str(), depth_of(plan), static_cast<long long>(n), ms, n * 1000.0 / ms, iters,
-                first_ms, loss, static_cast<long long>(dn4j_cuda_bytes_peak()), static_cast<long long>(estimate),
-                static_cast<long long>(store->bytes() / 4), a.options.c_str());
+    std::string desc = tr->describe();
+    std::string first_line = desc.substr(0, desc.find('\n'));  // fp16/bf16: the loss scale and skipped steps
+    std::printf("{\"ours\":\"densenet4j\",\"kind\":\"train\",\"name\":\"%s\",\"memory\":\"%s\",\"dtype\":\"%s\","
+                "\"depth\":%d,\"batch\":%lld,\"ms_per_step\":%.4f,\"img_per_s\":%.1f,\"steps\":%d,\"first_step_ms\":%.1f,"
+                "\"loss\":%.6f,\"peak_mem_bytes\":%lld,\"estimate_bytes\":%lld,\"params\":%lld,\"options\":\"%s\","
+                "\"backend\":\"%s\"}\n",
+                name.c_str(), memory.c_str(), a.dtype.c_str(), depth_of(plan), static_cast<long long>(n), ms,
+                n * 1000.0 / ms, iters, first_ms, loss, static_cast<long long>(dn4j_cuda_bytes_peak()),
+                static_cast<long long>(estimate), static_cast<long long>(store->bytes() / 4), a.options.c_str(),
+                first_line.c_str());
     if (std::getenv("DN4J_DESCRIBE")) std::fprintf(stderr, "%s", tr->describe().c_str());
     return std::isfinite(loss) ? 0 : 1;
 }
@@ -495,7 +682,7 @@ int train_estimate(const std::string& plan_path, const Args& a) {
     dn4j::Plan plan = dn4j::Plan::parse(read_text(plan_path));
     std::string memory = a.memory.empty() ? "efficient" : a.memory;
     auto store = fresh_weights(plan, 1);
-    auto tr = make_trainer(plan, *store, memory, "estimate_only=1 " + a.options);
+    auto tr = make_trainer(plan, *store, memory, "estimate_only=1 dtype=" + a.dtype + " " + a.options);
     std::printf("%lld\n", static_cast<long long>(tr->estimate_bytes(a.batch)));
     return 0;
 }

@@ -24,13 +24,19 @@ int dn4j_cuda_probe(std::string* info);
 dn4j::Backend* dn4j_cuda_make_backend(const dn4j::Plan* plan, const dn4j::WeightStore::Impl* weights,
                                       const char* options);
 
-/** A CUDA trainer for a training plan (module-level ops, see native/src/cpu/trainer.cpp), fp32.
+/** A CUDA trainer for a training plan (module-level ops, see native/src/cpu/trainer.cpp).
  *  Parameters and running statistics are copied to the GPU; sync_weights() writes them back
  *  into `weights` (PyTorch layouts). `options`: space-separated key=value pairs:
  *  memory=efficient|naive (default efficient), device=I (default 0), workspace_mb=M (cuDNN
  *  workspace bound, default 256), deterministic=1|0 (prefer cuDNN's deterministic algorithms,
  *  default 1), estimate_only=1 (touch no device: only estimate_bytes() and the parameter list
- *  work, so memory can be planned on a machine without a GPU). Throws dn4j::Error on any problem. */
+ *  work, so memory can be planned on a machine without a GPU), dtype=fp32|fp16|bf16 (default
+ *  fp32; fp16/bf16: mixed precision, activations and conv weights in half precision for cuDNN,
+ *  fp32 master weights, gradients, momentum, BatchNorm and head; fp16 with dynamic loss
+ *  scaling as torch.cuda.amp.GradScaler, bf16 unscaled; a step whose gradients hold inf/NaN is
+ *  skipped by sgd_step; read_grad gives the unscaled gradients; describe() reports the scale
+ *  and the skipped steps), loss_scale=S (fp16's initial loss scale, a power of two, default
+ *  65536). Throws dn4j::Error on any problem. */
 dn4j::TrainBackend* dn4j_cuda_make_trainer(const dn4j::Plan* plan, dn4j::WeightStore::Impl* weights,
                                            const char* options);
 

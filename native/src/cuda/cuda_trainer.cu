@@ -1,5 +1,5 @@
 // Training on the GPU: the CPU trainer (native/src/cpu/trainer.cpp, which documents the
-// training plan) ported to CUDA, fp32 only, with the same semantics: BatchNorm in train mode
+// training plan) ported to CUDA, with the same semantics: BatchNorm in train mode
 // (batch statistics; running statistics updated once per step, momentum 0.1, unbiased
 // variance), dropout with the CPU's mask (the same counter-based hash, so the same seed gives
 // the same mask bit for bit), mean softmax cross-entropy, gradients as PyTorch's backward
@@ -18,13 +18,27 @@
 // workspace bounded), one shared workspace. A conv never reads or writes a strided channel
 // slice: own kernels copy between slices and dense scratch (cuDNN 9 refuses some strided
 // outputs). Everything runs on the trainer's own stream.
+//
+// Mixed precision (dtype=fp16|bf16, as torch.autocast + GradScaler, except that the head stays
+// fp32): activations, the scratch and their gradients are T (every module is a template on
+// it; T = float is the fp32 trainer unchanged), and cuDNN convolves T tensors with T copies of
+// the conv weights (fp32 accumulation, tensor-op math). BatchNorm parameters and statistics,
+// every reduction, the head (BN-ReLU-GAP, linear, loss), the master parameters, their
+// gradients and the momentum are fp32: a conv's T weight gradient goes through a T scratch
+// into its fp32 slot, and sgd_step refreshes the T weight copies from the updated masters.
+// fp16 scales the loss (the backward pass starts from dlogits * scale, 65536 at first); after
+// the backward pass one kernel unscales every gradient and flags inf/NaN, which the host reads
+// with the loss. A flagged step is skipped by sgd_step (parameters and momentum unchanged) and
+// halves the scale; 2000 good steps in a row double it. bf16 keeps scale 1 but skips the same way.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <type_traits>
 
 #include "../common/view.h"
 #include "cuda_entry.h"
@@ -35,7 +49,8 @@
 namespace dn4j::cuda {
 namespace {
 
-using train::GradIn;
+using train::GradInT;
+using train::GradKind;
 
 struct TrainOptions {
     bool naive = false;
@@ -43,6 +58,8 @@ struct TrainOptions {
     size_t workspace_limit = size_t{256} << 20;
     bool deterministic = true;
     bool estimate_only = false;  // no device work: only estimate_bytes() and the parameter list answer
+    std::string dtype = "fp32";  // activations and conv weights as cuDNN sees them: fp32, fp16 or bf16
+    float loss_scale = 65536.f;  // fp16: the initial loss scale (bf16: always 1)
 
     static TrainOptions parse(const char* text) {
         TrainOptions o;
@@ -58,9 +75,23 @@ struct TrainOptions {
                 o.deterministic = option_flag(k, v);
             } else if (k == "estimate_only") {
                 o.estimate_only = option_flag(k, v);
+            } else if (k == "dtype") {
+                DN_CHECK(v == "fp32" || v == "fp16" || v == "bf16",
+                         "cuda trainer dtype must be fp32, fp16 or bf16, got '", v, "'");
+                o.dtype = v;
+            } else if (k == "loss_scale") {
+                char* end = nullptr;
+                double ls = std::strtod(v.c_str(), &end);
+                // a power of two keeps scaling and unscaling exact
+                int e = 0;
+                // within [2^-126, 2^126]: the scale and its reciprocal both normal fp32 numbers
+                DN_CHECK(!v.empty() && *end == 0 && ls >= std::ldexp(1.0, -126) && ls <= std::ldexp(1.0, 126) &&
+                             std::frexp(ls, &e) == 0.5,
+                         "loss_scale must be a power of two from 2^-126 to 2^126, got '", v, "'");
+                o.loss_scale = static_cast<float>(ls);
             } else {
                 fail("unknown cuda trainer option '", k,
-                     "' (expected memory, device, workspace_mb, deterministic, estimate_only)");
+                     "' (expected memory, device, workspace_mb, deterministic, estimate_only, dtype, loss_scale)");
             }
         });
         return o;
@@ -127,13 +158,40 @@ struct Registry {
     }
 };
 
-/** Sizes of a step's scratch and per-module storage, in floats. */
+/** Sizes of a step's scratch and per-module storage: activation elements (T), and `own_f32` floats. */
 struct Needs {
     size_t da = 0, bpre = 0, b = 0, db = 0, tmp = 0;
-    size_t own = 0;
+    size_t own = 0, own_f32 = 0;
     static void max_into(size_t& slot, size_t v) { slot = std::max(slot, v); }
 };
 
+template <typename T> struct Dt;
+template <> struct Dt<float> {
+    static constexpr cudnnDataType_t v = CUDNN_DATA_FLOAT;
+    static constexpr const char* name = "fp32";
+};
+template <> struct Dt<__half> {
+    static constexpr cudnnDataType_t v = CUDNN_DATA_HALF;
+    static constexpr const char* name = "fp16";
+};
+template <> struct Dt<__nv_bfloat16> {
+    static constexpr cudnnDataType_t v = CUDNN_DATA_BFLOAT16;
+    static constexpr const char* name = "bf16";
+};
+template <typename T>
+constexpr bool kMixed = !std::is_same<T, float>::value;
+
+// GradScaler's defaults for fp16: backoff 0.5 on a non-finite gradient, growth 2 after this many good steps
+constexpr int kGrowthInterval = 2000;
+// the dynamic scale stays within [2^-126, 2^126]: 1/scale must stay finite (else 0 * inf = NaN
+// gradients that the inf check, which looks at the scaled values, would let through)
+constexpr float kMinScale = 0x1p-126f, kMaxScale = 0x1p126f;
+
+/** Elements of T per 256 bytes: every activation buffer starts 256-byte aligned. */
+template <typename T>
+constexpr size_t kAlignElems = 256 / sizeof(T);
+
+template <typename T>
 struct Ctx {
     cudnnHandle_t dnn = nullptr;
     cudaStream_t stream = nullptr;
@@ -141,19 +199,33 @@ struct Ctx {
     int64_t n = 0;
     bool naive = false;
     uint64_t seed = 0;
-    std::vector<float*> act, grad;  // per plan buffer (grad only for block buffers)
+    std::vector<T*> act, grad;  // per plan buffer (grad only for block buffers)
     // shared scratch: dA (also BN1-ReLU's output A in efficient mode, and a transition's pooled
     // input), Bpre and B (efficient mode), dB, tmp (a conv's dense output or output gradient)
-    float *da = nullptr, *bpre = nullptr, *b = nullptr, *db = nullptr, *tmp = nullptr;
+    T *da = nullptr, *bpre = nullptr, *b = nullptr, *db = nullptr, *tmp = nullptr;
     void* ws = nullptr;
     size_t ws_bytes = 0;
     train::ReduceScratch rs;
     float *params = nullptr, *grads = nullptr, *bn = nullptr;
+    // mixed precision: T copies of the parameters (the flat layout of params; only the conv
+    // weights' slots are read), a conv weight gradient's T scratch, the current loss scale
+    T *wh = nullptr, *dwh = nullptr;
+    float grad_scale = 1.f;
     const float* input = nullptr;     // device, (n, C, H, W)
     const int64_t* labels = nullptr;  // device, (n)
     double* loss = nullptr;           // device, 1
     float* p(const Param* q) const { return params + q->off; }
     float* g(const Param* q) const { return grads + q->off; }
+    /** A conv weight as cuDNN reads it: the fp32 parameter itself, or its T copy. */
+    T* w(const Param* q) const {
+        if constexpr (kMixed<T>) return wh + q->off;
+        else return params + q->off;
+    }
+    /** Where cuDNN writes a conv weight's gradient: its fp32 slot, or the T scratch. */
+    T* dw(const Param* q) const {
+        if constexpr (kMixed<T>) return dwh;
+        else return grads + q->off;
+    }
 };
 
 // ------------------------------------------------------------------ cuDNN convolution (train)
@@ -162,6 +234,7 @@ struct Choice {
     A algo{};
     size_t ws = 0;
     bool deterministic = true;
+    cudnnMathType_t math = CUDNN_FMA_MATH;  // set on the descriptor before each call (fp16/bf16)
 };
 
 std::mutex g_train_algo_mutex;
@@ -194,37 +267,44 @@ const char* filter_name(cudnnConvolutionBwdFilterAlgo_t a) {
 
 /**
  * The fastest usable result of a cudnnFind*AlgorithmEx (they come sorted by time): status
- * success, workspace within the bound, FMA math (true fp32: any tensor-op result would be
- * TF32) and, when `det`, deterministic. Returns false when there is none.
+ * success, workspace within the bound, FMA math when `fma_only` (true fp32: any tensor-op
+ * result would be TF32; fp16/bf16 take any) and, when `det`, deterministic. Returns false
+ * when there is none.
  */
 template <typename Perf, typename A>
-bool pick(const Perf* perf, int got, size_t limit, bool det, Choice<A>& out) {
+bool pick(const Perf* perf, int got, size_t limit, bool det, bool fma_only, Choice<A>& out) {
     for (int i = 0; i < got; i++) {
         if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > limit) continue;
-        if (perf[i].mathType != CUDNN_FMA_MATH) continue;
+        if (fma_only && perf[i].mathType != CUDNN_FMA_MATH) continue;
         if (det && perf[i].determinism != CUDNN_DETERMINISTIC) continue;
         out.algo = perf[i].algo;
         out.ws = perf[i].memory;
         out.deterministic = perf[i].determinism == CUDNN_DETERMINISTIC;
+        out.math = perf[i].mathType;
         return true;
     }
     return false;
 }
 
 template <typename Perf, typename A>
-Choice<A> choose(const Perf* perf, int got, const TrainOptions& o, const char* what, const std::string& key) {
+Choice<A> choose(const Perf* perf, int got, const TrainOptions& o, bool fma_only, const char* what,
+                 const std::string& key) {
     Choice<A> c;
     // deterministic where cuDNN has one (bit-for-bit repeatable steps), else the fastest
-    if (o.deterministic && pick(perf, got, o.workspace_limit, true, c)) return c;
-    DN_CHECK(pick(perf, got, o.workspace_limit, false, c), "cuDNN offers no fp32 (FMA) ", what, " algorithm for conv ",
-             key, " within ", o.workspace_limit >> 20, " MB of workspace");
+    if (o.deterministic && pick(perf, got, o.workspace_limit, true, fma_only, c)) return c;
+    DN_CHECK(pick(perf, got, o.workspace_limit, false, fma_only, c), "cuDNN offers no ",
+             fma_only ? "fp32 (FMA) " : "", what, " algorithm for conv ", key, " within ", o.workspace_limit >> 20,
+             " MB of workspace");
     return c;
 }
 
 /**
- * One k x k convolution without bias on dense NHWC fp32 tensors, with its backward passes:
- * x (n, h, w, cin), y (n, ho, wo, cout), filter (cout, k, k, cin).
+ * One k x k convolution without bias on dense NHWC T tensors, with its backward passes:
+ * x (n, h, w, cin), y (n, ho, wo, cout), filter (cout, k, k, cin) in T. fp32 runs with FMA
+ * math only; fp16/bf16 with fp32 accumulation and tensor-op math where cuDNN has it (channel
+ * counts that are not multiples of 8 fall back to slower algorithms).
  */
+template <typename T>
 class TrainConv {
 public:
     TrainConv(int cin, int cout, int k, int stride, int pad, bool data_grad)
@@ -239,27 +319,29 @@ public:
         DN_CHECK(n * h * w * cin_ <= limit && n * ho * wo * cout_ <= limit, "conv ", cin_, "->", cout_, " ", k_, "x",
                  k_, " at batch ", n, ": a tensor passes 2^31 elements; use a smaller batch");
         DN_CUDNN(cudnnCreateTensorDescriptor(&x_));
-        DN_CUDNN(cudnnSetTensor4dDescriptor(x_, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, static_cast<int>(n), cin_, h, w));
+        DN_CUDNN(cudnnSetTensor4dDescriptor(x_, CUDNN_TENSOR_NHWC, Dt<T>::v, static_cast<int>(n), cin_, h, w));
         DN_CUDNN(cudnnCreateTensorDescriptor(&y_));
-        DN_CUDNN(cudnnSetTensor4dDescriptor(y_, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, static_cast<int>(n), cout_, ho, wo));
+        DN_CUDNN(cudnnSetTensor4dDescriptor(y_, CUDNN_TENSOR_NHWC, Dt<T>::v, static_cast<int>(n), cout_, ho, wo));
         DN_CUDNN(cudnnCreateFilterDescriptor(&w_));
-        DN_CUDNN(cudnnSetFilter4dDescriptor(w_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, cout_, cin_, k_, k_));
+        DN_CUDNN(cudnnSetFilter4dDescriptor(w_, Dt<T>::v, CUDNN_TENSOR_NHWC, cout_, cin_, k_, k_));
         DN_CUDNN(cudnnCreateConvolutionDescriptor(&cd_));
+        // compute type fp32 in every mode (fp16/bf16: cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16 configurations)
         DN_CUDNN(cudnnSetConvolution2dDescriptor(cd_, pad_, pad_, stride_, stride_, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-        DN_CUDNN(cudnnSetConvolutionMathType(cd_, CUDNN_FMA_MATH));
+        DN_CUDNN(cudnnSetConvolutionMathType(cd_, kMixed<T> ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
         int on = 0, oc = 0, oh = 0, ow = 0;
         DN_CUDNN(cudnnGetConvolution2dForwardOutputDim(cd_, x_, w_, &on, &oc, &oh, &ow));
         DN_CHECK(on == n && oc == cout_ && oh == ho && ow == wo, "conv ", k_, "x", k_, "/", stride_, " output ", oh, "x",
                  ow, " differs from the plan's ", ho, "x", wo);
         std::ostringstream key;
+        if (kMixed<T>) key << Dt<T>::name << " ";  // (the fp32 keys as they were)
         key << "n" << n << " x" << cin_ << "," << h << "," << w << " w" << cout_ << "," << k_ << " s" << stride_ << " p"
             << pad_;
         key_ = key.str();
     }
 
     /** Chooses the algorithms on real buffers (y, dx and dw are overwritten). */
-    void tune(Ctx& c, const float* x, const float* w, float* y, float* dx, float* dw, void* find_ws,
-              size_t find_bytes, size_t& ws_need) {
+    void tune(Ctx<T>& c, const T* x, const T* w, T* y, T* dx, T* dw, void* find_ws, size_t find_bytes,
+              size_t& ws_need) {
         const TrainOptions& o = *c.opt;
         std::string key = key_ + " ws" + std::to_string(o.workspace_limit >> 20) + (o.deterministic ? " det" : "");
         std::unique_lock<std::mutex> lock(g_train_algo_mutex);
@@ -273,7 +355,8 @@ public:
             DN_CUDNN(cudnnFindConvolutionForwardAlgorithmEx(c.dnn, x_, x, w_, w, cd_, y_, y,
                                                             CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf, find_ws,
                                                             find_bytes));
-            fwd_ = choose<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t>(perf, got, o, "forward", key_);
+            fwd_ = choose<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t>(perf, got, o, !kMixed<T>, "forward",
+                                                                                   key_);
             lock.lock();
             g_fwd_cache[key] = fwd_;
         }
@@ -288,8 +371,8 @@ public:
                 DN_CUDNN(cudnnFindConvolutionBackwardDataAlgorithmEx(c.dnn, w_, w, y_, y, cd_, x_, dx,
                                                                      CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got,
                                                                      perf, find_ws, find_bytes));
-                data_ = choose<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t>(perf, got, o,
-                                                                                                 "backward-data", key_);
+                data_ = choose<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t>(
+                    perf, got, o, !kMixed<T>, "backward-data", key_);
                 lock.lock();
                 g_data_cache[key] = data_;
             }
@@ -305,7 +388,7 @@ public:
                                                                    CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf,
                                                                    find_ws, find_bytes));
             filter_ = choose<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t>(
-                perf, got, o, "backward-filter", key_);
+                perf, got, o, !kMixed<T>, "backward-filter", key_);
             lock.lock();
             g_filter_cache[key] = filter_;
         }
@@ -313,33 +396,47 @@ public:
         tuned_ = true;
     }
 
-    void forward(Ctx& c, const float* x, const float* w, float* y) {
+    void forward(Ctx<T>& c, const T* x, const T* w, T* y) {
         const float one = 1.f, zero = 0.f;
+        math(fwd_.math);
         DN_CUDNN(cudnnConvolutionForward(c.dnn, &one, x_, x, w_, w, cd_, fwd_.algo, c.ws, c.ws_bytes, &zero, y_, y));
     }
-    void backward_data(Ctx& c, const float* w, const float* dy, float* dx) {
+    void backward_data(Ctx<T>& c, const T* w, const T* dy, T* dx) {
         DN_CHECK(data_grad_, "conv ", key_, ": backward data was not prepared");
         const float one = 1.f, zero = 0.f;
+        math(data_.math);
         DN_CUDNN(cudnnConvolutionBackwardData(c.dnn, &one, w_, w, y_, dy, cd_, data_.algo, c.ws, c.ws_bytes, &zero,
                                               x_, dx));
     }
-    void backward_filter(Ctx& c, const float* x, const float* dy, float* dw) {
+    /** Writes the gradient of weight q: fp32 straight into its slot; fp16/bf16 into the T
+     *  scratch, then widened into the fp32 slot (the same stream orders the scratch's reuse). */
+    void backward_filter(Ctx<T>& c, const T* x, const T* dy, const Param* q) {
         const float one = 1.f, zero = 0.f;
+        T* dw = c.dw(q);
+        math(filter_.math);
         DN_CUDNN(cudnnConvolutionBackwardFilter(c.dnn, &one, x_, x, y_, dy, cd_, filter_.algo, c.ws, c.ws_bytes,
                                                 &zero, w_, dw));
+        if constexpr (kMixed<T>) to_float<T>(dw, q->numel, c.g(q), c.stream);
     }
 
     std::string describe() const {
         if (!tuned_) return "not prepared";
         std::ostringstream os;
         auto det = [](bool d) { return d ? "" : " (nondeterministic)"; };
-        os << "fwd " << fwd_algo_name(fwd_.algo) << det(fwd_.deterministic);
-        if (data_grad_) os << ", data " << data_name(data_.algo) << det(data_.deterministic);
-        os << ", filter " << filter_name(filter_.algo) << det(filter_.deterministic);
+        // fp16/bf16: which algorithms run without tensor cores (odd channel counts)
+        auto fma = [](cudnnMathType_t m) { return kMixed<T> && m == CUDNN_FMA_MATH ? " fma" : ""; };
+        os << "fwd " << fwd_algo_name(fwd_.algo) << fma(fwd_.math) << det(fwd_.deterministic);
+        if (data_grad_) os << ", data " << data_name(data_.algo) << fma(data_.math) << det(data_.deterministic);
+        os << ", filter " << filter_name(filter_.algo) << fma(filter_.math) << det(filter_.deterministic);
         return os.str();
     }
 
 private:
+    /** fp16/bf16: each algorithm runs with the math type cuDNN timed it with (fp32 keeps FMA throughout). */
+    void math(cudnnMathType_t m) {
+        if constexpr (kMixed<T>) DN_CUDNN(cudnnSetConvolutionMathType(cd_, m));
+    }
+
     void destroy() {
         if (x_) cudnnDestroyTensorDescriptor(x_);
         if (y_) cudnnDestroyTensorDescriptor(y_);
@@ -363,7 +460,8 @@ private:
 };
 
 // ------------------------------------------------------------------ BatchNorm (train mode)
-/** BatchNorm over C channels: batch statistics (kept for the backward pass), running statistics. */
+/** BatchNorm over C channels of T rows: batch statistics (fp32, kept for the backward pass), running statistics. */
+template <typename T>
 class BatchNorm {
 public:
     BatchNorm(WeightStore::Impl& w, const std::string& prefix, int C, Registry& reg) : C_(C) {
@@ -382,58 +480,61 @@ public:
     }
 
     /** Batch statistics of x (rows x C, stride ldx); updates the running statistics. */
-    void forward(Ctx& c, const float* x, int64_t ldx, int64_t rows) {
-        train::bn_stats(x, ldx, rows, C_, c.p(gamma_), c.p(beta_), slot(c, 2), slot(c, 3), slot(c, 4), slot(c, 5),
+    void forward(Ctx<T>& c, const T* x, int64_t ldx, int64_t rows) {
+        train::bn_stats<T>(x, ldx, rows, C_, c.p(gamma_), c.p(beta_), slot(c, 2), slot(c, 3), slot(c, 4), slot(c, 5),
                         slot(c, 0), slot(c, 1), true, c.rs, c.stream);
     }
 
     /** Backward of relu(bn(x)) given its output gradient; writes or adds dx, sets dgamma, dbeta. */
-    void backward(Ctx& c, const float* x, int64_t ldx, int64_t rows, const GradIn& dy, float* dx, int64_t lddx,
+    template <typename G>
+    void backward(Ctx<T>& c, const T* x, int64_t ldx, int64_t rows, const GradInT<G>& dy, T* dx, int64_t lddx,
                   bool accumulate) {
-        train::bn_relu_backward(x, ldx, rows, C_, slot(c, 2), slot(c, 3), slot(c, 4), slot(c, 5), dy, c.g(gamma_),
+        train::bn_relu_backward<T, G>(x, ldx, rows, C_, slot(c, 2), slot(c, 3), slot(c, 4), slot(c, 5), dy, c.g(gamma_),
                                 c.g(beta_), dx, lddx, accumulate, c.rs, c.stream);
     }
 
-    const float* scale(const Ctx& c) const { return slot(c, 4); }
-    const float* shift(const Ctx& c) const { return slot(c, 5); }
+    const float* scale(const Ctx<T>& c) const { return slot(c, 4); }
+    const float* shift(const Ctx<T>& c) const { return slot(c, 5); }
 
 private:
-    float* slot(const Ctx& c, int i) const { return c.bn + off_ + int64_t{i} * C_; }
+    float* slot(const Ctx<T>& c, int i) const { return c.bn + off_ + int64_t{i} * C_; }
     int C_;
     int64_t off_;
     Param* gamma_;
     Param* beta_;
 };
 
+template <typename T>
 class Module {
 public:
     virtual ~Module() = default;
     /** Adds this module's scratch and storage for batch n (nothing allocated). */
     virtual void needs(int64_t n, bool naive, Needs& nd) const = 0;
     /** Descriptors and own storage for batch c.n. */
-    virtual void prepare(Ctx& c) = 0;
+    virtual void prepare(Ctx<T>& c) = 0;
     /** Frees the batch-sized storage. */
     virtual void release() {}
     /** Chooses the convolution algorithms on the allocated buffers. */
-    virtual void tune(Ctx& c, void* find_ws, size_t find_bytes, size_t& ws_need) {}
-    virtual void forward(Ctx& c) = 0;
-    virtual void backward(Ctx& c) = 0;
+    virtual void tune(Ctx<T>& c, void* find_ws, size_t find_bytes, size_t& ws_need) {}
+    virtual void forward(Ctx<T>& c) = 0;
+    virtual void backward(Ctx<T>& c) = 0;
     virtual std::string describe() const = 0;
 };
 
 // ------------------------------------------------------------------ to_nhwc
-class ToNhwc : public Module {
+template <typename T>
+class ToNhwc : public Module<T> {
 public:
     ToNhwc(const Plan& p, const PlanOp& op) : dst_(view(p, op, "dst")) {
         DN_CHECK(dst_.whole() && dst_.decl.c == p.in_c && dst_.decl.h == p.in_h && dst_.decl.w == p.in_w, "plan line ",
                  op.line, ": to_nhwc destination must be a whole buffer shaped like the input");
     }
     void needs(int64_t, bool, Needs&) const override {}
-    void prepare(Ctx&) override {}
-    void forward(Ctx& c) override {
-        nchw_to_nhwc<float>(c.input, c.n, dst_.decl.c, dst_.decl.pixels(), c.act[dst_.b], c.stream);
+    void prepare(Ctx<T>&) override {}
+    void forward(Ctx<T>& c) override {
+        nchw_to_nhwc<T>(c.input, c.n, dst_.decl.c, dst_.decl.pixels(), c.act[dst_.b], c.stream);
     }
-    void backward(Ctx&) override {}
+    void backward(Ctx<T>&) override {}
     std::string describe() const override { return "to_nhwc -> " + dst_.decl.name; }
 
 private:
@@ -441,7 +542,8 @@ private:
 };
 
 // ------------------------------------------------------------------ stem
-class Stem : public Module {
+template <typename T>
+class Stem : public Module<T> {
 public:
     Stem(const Plan& p, const PlanOp& op, WeightStore::Impl& w, Registry& reg)
         : src_(view(p, op, "src")), dst_(view(p, op, "dst")) {
@@ -453,7 +555,7 @@ public:
         conv_p_ = reg.add(w, op.str("conv") + ".weight", {c0, cin, k_, k_}, true);
         if (imagenet_) {
             mid_ = view(p, op, "mid");
-            bn_ = std::make_unique<BatchNorm>(w, op.str("bn"), c0, reg);
+            bn_ = std::make_unique<BatchNorm<T>>(w, op.str("bn"), c0, reg);
             DN_CHECK(mid_.whole() && mid_.decl.c == c0 && mid_.decl.h == (src_.decl.h - 1) / 2 + 1 &&
                          mid_.decl.w == (src_.decl.w - 1) / 2 + 1 && dst_.decl.h == (mid_.decl.h - 1) / 2 + 1 &&
                          dst_.decl.w == (mid_.decl.w - 1) / 2 + 1,
@@ -462,16 +564,16 @@ public:
             DN_CHECK(dst_.decl.h == src_.decl.h && dst_.decl.w == src_.decl.w, "plan line ", op.line,
                      ": cifar stem keeps the input size");
         }
-        conv_ = std::make_unique<TrainConv>(cin, c0, k_, imagenet_ ? 2 : 1, imagenet_ ? 3 : 1, false);
+        conv_ = std::make_unique<TrainConv<T>>(cin, c0, k_, imagenet_ ? 2 : 1, imagenet_ ? 3 : 1, false);
     }
     void needs(int64_t n, bool, Needs& nd) const override {
         if (imagenet_) nd.own += 2 * static_cast<size_t>(n * mid_.decl.pixels() * mid_.decl.c);  // z and dz
         else Needs::max_into(nd.tmp, static_cast<size_t>(n * dst_.decl.pixels() * dst_.len));     // dense out / grad
     }
-    void prepare(Ctx& c) override {
+    void prepare(Ctx<T>& c) override {
         if (imagenet_) {
             conv_->setup(c.n, src_.decl.h, src_.decl.w, mid_.decl.h, mid_.decl.w);
-            size_t bytes = static_cast<size_t>(c.n * mid_.decl.pixels() * mid_.decl.c) * sizeof(float);
+            size_t bytes = static_cast<size_t>(c.n * mid_.decl.pixels() * mid_.decl.c) * sizeof(T);
             z_.resize(bytes);
             dz_.resize(bytes);
             DN_CUDA(cudaMemsetAsync(z_.get(), 0, bytes, c.stream));
@@ -484,44 +586,44 @@ public:
         z_.reset();
         dz_.reset();
     }
-    void tune(Ctx& c, void* fws, size_t fb, size_t& need) override {
-        float* y = imagenet_ ? c.act[mid_.b] : c.tmp;
-        conv_->tune(c, c.act[src_.b], c.p(conv_p_), y, nullptr, c.g(conv_p_), fws, fb, need);
+    void tune(Ctx<T>& c, void* fws, size_t fb, size_t& need) override {
+        T* y = imagenet_ ? c.act[mid_.b] : c.tmp;
+        conv_->tune(c, c.act[src_.b], c.w(conv_p_), y, nullptr, c.dw(conv_p_), fws, fb, need);
     }
-    void forward(Ctx& c) override {
-        const float* x = c.act[src_.b];
-        float* out = c.act[dst_.b] + dst_.off;
+    void forward(Ctx<T>& c) override {
+        const T* x = c.act[src_.b];
+        T* out = c.act[dst_.b] + dst_.off;
         if (imagenet_) {
-            float* y0 = c.act[mid_.b];
+            T* y0 = c.act[mid_.b];
             int C = mid_.decl.c;
             int64_t rows = c.n * mid_.decl.pixels();
-            conv_->forward(c, x, c.p(conv_p_), y0);
+            conv_->forward(c, x, c.w(conv_p_), y0);
             bn_->forward(c, y0, C, rows);
-            bn_relu_rows<float>(y0, rows, C, C, bn_->scale(c), bn_->shift(c), z_.get<float>(), c.stream);
-            maxpool<float>(z_.get<float>(), c.n, mid_.decl.h, mid_.decl.w, C, 3, 2, 1, out, dst_.decl.c, dst_.decl.h,
-                           dst_.decl.w, c.stream);
+            bn_relu_rows<T>(y0, rows, C, C, bn_->scale(c), bn_->shift(c), z_.get<T>(), c.stream);
+            maxpool<T>(z_.get<T>(), c.n, mid_.decl.h, mid_.decl.w, C, 3, 2, 1, out, dst_.decl.c, dst_.decl.h,
+                       dst_.decl.w, c.stream);
         } else {
-            conv_->forward(c, x, c.p(conv_p_), c.tmp);
-            train::copy_rows(c.tmp, dst_.len, c.n * dst_.decl.pixels(), dst_.len, out, dst_.decl.c, c.stream);
+            conv_->forward(c, x, c.w(conv_p_), c.tmp);
+            train::copy_rows<T>(c.tmp, dst_.len, c.n * dst_.decl.pixels(), dst_.len, out, dst_.decl.c, c.stream);
         }
     }
-    void backward(Ctx& c) override {
-        const float* g = c.grad[dst_.b] + dst_.off;
+    void backward(Ctx<T>& c) override {
+        const T* g = c.grad[dst_.b] + dst_.off;
         if (imagenet_) {
-            float* y0 = c.act[mid_.b];
+            T* y0 = c.act[mid_.b];
             int C = mid_.decl.c;
             int64_t rows = c.n * mid_.decl.pixels();
-            float* dz = dz_.get<float>();
-            train::maxpool_backward(z_.get<float>(), c.n, mid_.decl.h, mid_.decl.w, C, 3, 2, 1, g, dst_.decl.c,
-                                    dst_.decl.h, dst_.decl.w, dz, c.stream);
-            GradIn dy;
+            T* dz = dz_.get<T>();
+            train::maxpool_backward<T>(z_.get<T>(), c.n, mid_.decl.h, mid_.decl.w, C, 3, 2, 1, g, dst_.decl.c,
+                                       dst_.decl.h, dst_.decl.w, dz, c.stream);
+            GradInT<T> dy;
             dy.g = dz;
             dy.ldg = C;
             bn_->backward(c, y0, C, rows, dy, dz, C, false);  // in place
-            conv_->backward_filter(c, c.act[src_.b], dz, c.g(conv_p_));
+            conv_->backward_filter(c, c.act[src_.b], dz, conv_p_);
         } else {
-            train::copy_rows(g, dst_.decl.c, c.n * dst_.decl.pixels(), dst_.len, c.tmp, dst_.len, c.stream);
-            conv_->backward_filter(c, c.act[src_.b], c.tmp, c.g(conv_p_));
+            train::copy_rows<T>(g, dst_.decl.c, c.n * dst_.decl.pixels(), dst_.len, c.tmp, dst_.len, c.stream);
+            conv_->backward_filter(c, c.act[src_.b], c.tmp, conv_p_);
         }
     }
     std::string describe() const override {
@@ -534,13 +636,14 @@ private:
     bool imagenet_;
     int k_;
     Param* conv_p_;
-    std::unique_ptr<BatchNorm> bn_;
-    std::unique_ptr<TrainConv> conv_;
+    std::unique_ptr<BatchNorm<T>> bn_;
+    std::unique_ptr<TrainConv<T>> conv_;
     DeviceBuffer z_, dz_;  // ImageNet stem: relu(norm0(conv0)) before the max pool, and its gradient
 };
 
 // ------------------------------------------------------------------ dense layer
-class DenseLayer : public Module {
+template <typename T>
+class DenseLayer : public Module<T> {
 public:
     DenseLayer(const Plan& p, const PlanOp& op, WeightStore::Impl& w, Registry& reg, int index) : index_(index) {
         bi_ = p.buffer_index(op.str("block"));
@@ -553,13 +656,13 @@ public:
                  ": dense layer channels outside its block buffer");
         DN_CHECK(drop_ >= 0 && drop_ < 1, "plan line ", op.line, ": drop must be in [0, 1)");
         std::string pre = op.str("prefix");
-        bn1_ = std::make_unique<BatchNorm>(w, pre + ".norm1", cin_, reg);
+        bn1_ = std::make_unique<BatchNorm<T>>(w, pre + ".norm1", cin_, reg);
         w1_ = reg.add(w, pre + ".conv1.weight", {width_, cin_, 1, 1}, true);
-        bn2_ = std::make_unique<BatchNorm>(w, pre + ".norm2", width_, reg);
+        bn2_ = std::make_unique<BatchNorm<T>>(w, pre + ".norm2", width_, reg);
         w2_ = reg.add(w, pre + ".conv2.weight", {k_, width_, 3, 3}, true);
         name_ = pre;
-        conv1_ = std::make_unique<TrainConv>(cin_, width_, 1, 1, 0, true);
-        conv2_ = std::make_unique<TrainConv>(width_, k_, 3, 1, 1, true);
+        conv1_ = std::make_unique<TrainConv<T>>(cin_, width_, 1, 1, 0, true);
+        conv2_ = std::make_unique<TrainConv<T>>(width_, k_, 3, 1, 1, true);
         keep_ = 1.0f / (1.0f - drop_);
         threshold_ = static_cast<uint64_t>(static_cast<double>(drop_) * 18446744073709551616.0);
     }
@@ -575,14 +678,14 @@ public:
             Needs::max_into(nd.b, m * width_);
         }
     }
-    void prepare(Ctx& c) override {
+    void prepare(Ctx<T>& c) override {
         conv1_->setup(c.n, blk_.h, blk_.w, blk_.h, blk_.w);
         conv2_->setup(c.n, blk_.h, blk_.w, blk_.h, blk_.w);
         size_t m = static_cast<size_t>(c.n * blk_.pixels());
         if (c.naive) {
-            a_.resize(m * cin_ * sizeof(float));
-            bpre_.resize(m * width_ * sizeof(float));
-            b_.resize(m * width_ * sizeof(float));
+            a_.resize(m * cin_ * sizeof(T));
+            bpre_.resize(m * width_ * sizeof(T));
+            b_.resize(m * width_ * sizeof(T));
             for (DeviceBuffer* d : {&a_, &bpre_, &b_}) DN_CUDA(cudaMemsetAsync(d->get(), 0, d->bytes(), c.stream));
         } else {
             release();
@@ -593,48 +696,48 @@ public:
         bpre_.reset();
         b_.reset();
     }
-    void tune(Ctx& c, void* fws, size_t fb, size_t& need) override {
-        conv1_->tune(c, A(c), c.p(w1_), Bpre(c), c.da, c.g(w1_), fws, fb, need);
-        conv2_->tune(c, B(c), c.p(w2_), c.tmp, c.db, c.g(w2_), fws, fb, need);
+    void tune(Ctx<T>& c, void* fws, size_t fb, size_t& need) override {
+        conv1_->tune(c, A(c), c.w(w1_), Bpre(c), c.da, c.dw(w1_), fws, fb, need);
+        conv2_->tune(c, B(c), c.w(w2_), c.tmp, c.db, c.dw(w2_), fws, fb, need);
     }
 
-    void forward(Ctx& c) override {
-        float* x = c.act[bi_];
+    void forward(Ctx<T>& c) override {
+        T* x = c.act[bi_];
         int64_t rows = c.n * blk_.pixels();
         bn1_->forward(c, x, blk_.c, rows);
-        bn_relu_rows<float>(x, rows, blk_.c, cin_, bn1_->scale(c), bn1_->shift(c), A(c), c.stream);
-        conv1_->forward(c, A(c), c.p(w1_), Bpre(c));
+        bn_relu_rows<T>(x, rows, blk_.c, cin_, bn1_->scale(c), bn1_->shift(c), A(c), c.stream);
+        conv1_->forward(c, A(c), c.w(w1_), Bpre(c));
         bn2_->forward(c, Bpre(c), width_, rows);
-        bn_relu_rows<float>(Bpre(c), rows, width_, width_, bn2_->scale(c), bn2_->shift(c), B(c), c.stream);
-        conv2_->forward(c, B(c), c.p(w2_), c.tmp);
-        if (drop_ > 0) train::dropout(c.tmp, rows, k_, seed(c), threshold_, keep_, c.stream);
-        train::copy_rows(c.tmp, k_, rows, k_, x + cin_, blk_.c, c.stream);
+        bn_relu_rows<T>(Bpre(c), rows, width_, width_, bn2_->scale(c), bn2_->shift(c), B(c), c.stream);
+        conv2_->forward(c, B(c), c.w(w2_), c.tmp);
+        if (drop_ > 0) train::dropout<T>(c.tmp, rows, k_, seed(c), threshold_, keep_, c.stream);
+        train::copy_rows<T>(c.tmp, k_, rows, k_, x + cin_, blk_.c, c.stream);
     }
 
-    void backward(Ctx& c) override {
-        const float* x = c.act[bi_];
-        float* g = c.grad[bi_];
+    void backward(Ctx<T>& c) override {
+        const T* x = c.act[bi_];
+        T* g = c.grad[bi_];
         int64_t rows = c.n * blk_.pixels();
-        float* fresh = c.tmp;
-        train::copy_rows(g + cin_, blk_.c, rows, k_, fresh, k_, c.stream);
+        T* fresh = c.tmp;
+        train::copy_rows<T>(g + cin_, blk_.c, rows, k_, fresh, k_, c.stream);
         // same mask: d(mask * y / (1-p)) = mask * dy / (1-p)
-        if (drop_ > 0) train::dropout(fresh, rows, k_, seed(c), threshold_, keep_, c.stream);
+        if (drop_ > 0) train::dropout<T>(fresh, rows, k_, seed(c), threshold_, keep_, c.stream);
         if (!c.naive) {
             // recompute (Pleiss et al.) with the forward's statistics: running statistics untouched.
             // A goes to the dA scratch, which holds it until dW1 has used it and dA overwrites it.
-            bn_relu_rows<float>(x, rows, blk_.c, cin_, bn1_->scale(c), bn1_->shift(c), c.da, c.stream);
-            conv1_->forward(c, c.da, c.p(w1_), c.bpre);
-            bn_relu_rows<float>(c.bpre, rows, width_, width_, bn2_->scale(c), bn2_->shift(c), c.b, c.stream);
+            bn_relu_rows<T>(x, rows, blk_.c, cin_, bn1_->scale(c), bn1_->shift(c), c.da, c.stream);
+            conv1_->forward(c, c.da, c.w(w1_), c.bpre);
+            bn_relu_rows<T>(c.bpre, rows, width_, width_, bn2_->scale(c), bn2_->shift(c), c.b, c.stream);
         }
-        conv2_->backward_filter(c, B(c), fresh, c.g(w2_));
-        conv2_->backward_data(c, c.p(w2_), fresh, c.db);
-        GradIn d2;
+        conv2_->backward_filter(c, B(c), fresh, w2_);
+        conv2_->backward_data(c, c.w(w2_), fresh, c.db);
+        GradInT<T> d2;
         d2.g = c.db;
         d2.ldg = width_;
         bn2_->backward(c, Bpre(c), width_, rows, d2, c.db, width_, false);  // dBpre, in place
-        conv1_->backward_filter(c, A(c), c.db, c.g(w1_));                   // dW1 = dBpre^T A
-        conv1_->backward_data(c, c.p(w1_), c.db, c.da);                     // dA (A is done)
-        GradIn d1;
+        conv1_->backward_filter(c, A(c), c.db, w1_);                        // dW1 = dBpre^T A
+        conv1_->backward_data(c, c.w(w1_), c.db, c.da);                     // dA (A is done)
+        GradInT<T> d1;
         d1.g = c.da;
         d1.ldg = cin_;
         bn1_->backward(c, x, blk_.c, rows, d1, g, blk_.c, true);
@@ -646,7 +749,7 @@ public:
     }
 
 private:
-    uint64_t seed(const Ctx& c) const {
+    uint64_t seed(const Ctx<T>& c) const {
         return train_mix64(c.seed ^ train_mix64(static_cast<uint64_t>(index_) + 1));
     }
     static uint64_t train_mix64(uint64_t z) {  // the CPU trainer's mix64
@@ -655,24 +758,25 @@ private:
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
         return z ^ (z >> 31);
     }
-    float* A(const Ctx& c) const { return c.naive ? a_.get<float>() : c.da; }
-    float* Bpre(const Ctx& c) const { return c.naive ? bpre_.get<float>() : c.bpre; }
-    float* B(const Ctx& c) const { return c.naive ? b_.get<float>() : c.b; }
+    T* A(const Ctx<T>& c) const { return c.naive ? a_.get<T>() : c.da; }
+    T* Bpre(const Ctx<T>& c) const { return c.naive ? bpre_.get<T>() : c.bpre; }
+    T* B(const Ctx<T>& c) const { return c.naive ? b_.get<T>() : c.b; }
 
     int index_, bi_, cin_, k_, width_;
     float drop_, keep_;
     uint64_t threshold_;
     PlanBuffer blk_;
     std::string name_;
-    std::unique_ptr<BatchNorm> bn1_, bn2_;
+    std::unique_ptr<BatchNorm<T>> bn1_, bn2_;
     Param* w1_;
     Param* w2_;
-    std::unique_ptr<TrainConv> conv1_, conv2_;
+    std::unique_ptr<TrainConv<T>> conv1_, conv2_;
     DeviceBuffer a_, bpre_, b_;  // naive mode: A = relu(bn1(X)), Bpre = conv1(A), B = relu(bn2(Bpre))
 };
 
 // ------------------------------------------------------------------ transition
-class Transition : public Module {
+template <typename T>
+class Transition : public Module<T> {
 public:
     Transition(const Plan& p, const PlanOp& op, WeightStore::Impl& w, Registry& reg)
         : src_(view(p, op, "src")), dst_(view(p, op, "dst")) {
@@ -681,40 +785,40 @@ public:
                      dst_.decl.w > 0,
                  "plan line ", op.line, ": transition output size mismatch");
         std::string pre = op.str("prefix");
-        bn_ = std::make_unique<BatchNorm>(w, pre + ".norm", src_.len, reg);
+        bn_ = std::make_unique<BatchNorm<T>>(w, pre + ".norm", src_.len, reg);
         w_ = reg.add(w, pre + ".conv.weight", {dst_.len, src_.len, 1, 1}, true);
-        conv_ = std::make_unique<TrainConv>(src_.len, dst_.len, 1, 1, 0, true);
+        conv_ = std::make_unique<TrainConv<T>>(src_.len, dst_.len, 1, 1, 0, true);
     }
     void needs(int64_t n, bool, Needs& nd) const override {
         size_t mp = static_cast<size_t>(n * dst_.decl.pixels());
         Needs::max_into(nd.da, mp * src_.len);
         Needs::max_into(nd.tmp, mp * dst_.len);
     }
-    void prepare(Ctx& c) override { conv_->setup(c.n, dst_.decl.h, dst_.decl.w, dst_.decl.h, dst_.decl.w); }
-    void tune(Ctx& c, void* fws, size_t fb, size_t& need) override {
-        conv_->tune(c, c.da, c.p(w_), c.tmp, c.da, c.g(w_), fws, fb, need);
+    void prepare(Ctx<T>& c) override { conv_->setup(c.n, dst_.decl.h, dst_.decl.w, dst_.decl.h, dst_.decl.w); }
+    void tune(Ctx<T>& c, void* fws, size_t fb, size_t& need) override {
+        conv_->tune(c, c.da, c.w(w_), c.tmp, c.da, c.dw(w_), fws, fb, need);
     }
 
     /** relu(bn(src)) pooled 2x2 into the dA scratch (n, h/2, w/2, cin). */
-    void pooled(Ctx& c) {
-        bn_relu_avgpool2<float>(c.act[src_.b], c.n, src_.decl.h, src_.decl.w, src_.decl.c, src_.len, bn_->scale(c),
-                                bn_->shift(c), c.da, c.stream);
+    void pooled(Ctx<T>& c) {
+        bn_relu_avgpool2<T>(c.act[src_.b], c.n, src_.decl.h, src_.decl.w, src_.decl.c, src_.len, bn_->scale(c),
+                            bn_->shift(c), c.da, c.stream);
     }
-    void forward(Ctx& c) override {
+    void forward(Ctx<T>& c) override {
         bn_->forward(c, c.act[src_.b], src_.decl.c, c.n * src_.decl.pixels());
         pooled(c);
-        conv_->forward(c, c.da, c.p(w_), c.tmp);
-        train::copy_rows(c.tmp, dst_.len, c.n * dst_.decl.pixels(), dst_.len, c.act[dst_.b] + dst_.off, dst_.decl.c,
-                         c.stream);
+        conv_->forward(c, c.da, c.w(w_), c.tmp);
+        train::copy_rows<T>(c.tmp, dst_.len, c.n * dst_.decl.pixels(), dst_.len, c.act[dst_.b] + dst_.off, dst_.decl.c,
+                            c.stream);
     }
-    void backward(Ctx& c) override {
+    void backward(Ctx<T>& c) override {
         int64_t rows = c.n * dst_.decl.pixels();
-        train::copy_rows(c.grad[dst_.b] + dst_.off, dst_.decl.c, rows, dst_.len, c.tmp, dst_.len, c.stream);
+        train::copy_rows<T>(c.grad[dst_.b] + dst_.off, dst_.decl.c, rows, dst_.len, c.tmp, dst_.len, c.stream);
         pooled(c);  // recomputed: the dA scratch holds it until dW has used it
-        conv_->backward_filter(c, c.da, c.tmp, c.g(w_));
-        conv_->backward_data(c, c.p(w_), c.tmp, c.da);
-        GradIn d;
-        d.kind = GradIn::POOL2;
+        conv_->backward_filter(c, c.da, c.tmp, w_);
+        conv_->backward_data(c, c.w(w_), c.tmp, c.da);
+        GradInT<T> d;
+        d.kind = GradKind::POOL2;
         d.g = c.da;
         d.ldg = src_.len;
         d.H = src_.decl.h;
@@ -728,20 +832,21 @@ public:
 
 private:
     View src_, dst_;
-    std::unique_ptr<BatchNorm> bn_;
+    std::unique_ptr<BatchNorm<T>> bn_;
     Param* w_;
-    std::unique_ptr<TrainConv> conv_;
+    std::unique_ptr<TrainConv<T>> conv_;
 };
 
 // ------------------------------------------------------------------ head
-class Head : public Module {
+template <typename T>
+class Head : public Module<T> {
 public:
     Head(const Plan& p, const PlanOp& op, WeightStore::Impl& w, Registry& reg) : src_(view(p, op, "src")) {
         DN_CHECK(src_.whole(), "plan line ", op.line, ": the head reads a whole block");
         classes_ = op.integer("classes");
         DN_CHECK(classes_ > 0, "plan line ", op.line, ": classes must be positive");
         int C = src_.decl.c;
-        bn_ = std::make_unique<BatchNorm>(w, op.str("bn"), C, reg);
+        bn_ = std::make_unique<BatchNorm<T>>(w, op.str("bn"), C, reg);
         std::string fc = op.str("fc");
         w_ = reg.add(w, fc + ".weight", {classes_, C}, false);
         b_ = reg.add(w, fc + ".bias", {classes_}, false);
@@ -749,9 +854,9 @@ public:
     int classes() const { return classes_; }
     const float* logits() const { return logits_.get<float>(); }
     void needs(int64_t n, bool, Needs& nd) const override {
-        nd.own += static_cast<size_t>(n) * (2 * src_.decl.c + 2 * classes_ + 2);  // + fp64 loss per sample
+        nd.own_f32 += static_cast<size_t>(n) * (2 * src_.decl.c + 2 * classes_ + 2);  // + fp64 loss per sample
     }
-    void prepare(Ctx& c) override {
+    void prepare(Ctx<T>& c) override {
         DN_CHECK(c.n <= 65535, "head: batch ", c.n, " over 65535 images");
         size_t n = static_cast<size_t>(c.n);
         pooled_.resize(n * src_.decl.c * sizeof(float));
@@ -767,22 +872,23 @@ public:
         dlogits_.reset();
         loss_rows_.reset();
     }
-    void forward(Ctx& c) override {
+    void forward(Ctx<T>& c) override {
         int C = src_.decl.c;
-        const float* x = c.act[src_.b];
+        const T* x = c.act[src_.b];
         int64_t hw = src_.decl.pixels();
         bn_->forward(c, x, C, c.n * hw);
-        bn_relu_gap<float>(x, c.n, hw, C, bn_->scale(c), bn_->shift(c), pooled_.get<float>(), c.stream);
+        // pooled, logits, loss and their gradients in fp32 whatever T (the master fc parameters)
+        bn_relu_gap<T>(x, c.n, hw, C, bn_->scale(c), bn_->shift(c), pooled_.get<float>(), c.stream);
         linear(pooled_.get<float>(), c.n, C, c.p(w_), c.p(b_), classes_, logits_.get<float>(), c.stream);
         train::softmax_cross_entropy(logits_.get<float>(), c.labels, c.n, classes_, dlogits_.get<float>(),
-                                     loss_rows_.get<double>(), c.loss, c.stream);
+                                     loss_rows_.get<double>(), c.loss, c.stream, c.grad_scale);
     }
-    void backward(Ctx& c) override {
+    void backward(Ctx<T>& c) override {
         int C = src_.decl.c;
         train::linear_backward(dlogits_.get<float>(), pooled_.get<float>(), c.p(w_), c.n, C, classes_, c.g(w_),
                                c.g(b_), dpooled_.get<float>(), c.stream);
-        GradIn d;
-        d.kind = GradIn::GAP;
+        GradInT<float> d;
+        d.kind = GradKind::GAP;
         d.g = dpooled_.get<float>();
         d.ldg = C;
         d.H = src_.decl.h;
@@ -796,18 +902,21 @@ public:
 private:
     View src_;
     int classes_;
-    std::unique_ptr<BatchNorm> bn_;
+    std::unique_ptr<BatchNorm<T>> bn_;
     Param* w_;
     Param* b_;
     DeviceBuffer pooled_, dpooled_, logits_, dlogits_, loss_rows_;
 };
 
 // ------------------------------------------------------------------ the trainer
+template <typename T>
 class CudaTrainer : public TrainBackend {
 public:
     CudaTrainer(const Plan& plan, WeightStore::Impl& w, const TrainOptions& opt) : plan_(plan), opt_(opt) {
         ctx_.opt = &opt_;
         ctx_.naive = opt_.naive;
+        // fp16 scales the loss (GradScaler's init_scale); bf16 has fp32's range: scale 1
+        scale_ = std::is_same<T, __half>::value ? opt_.loss_scale : 1.f;
         if (opt_.estimate_only) {
             build(w);
             return;
@@ -840,14 +949,23 @@ public:
         DN_CUDA(cudaMemcpyAsync(input_.get(), input, input_floats(n) * sizeof(float), cudaMemcpyHostToDevice, c.stream));
         DN_CUDA(cudaMemcpyAsync(labels_.get(), labels, static_cast<size_t>(n) * sizeof(int64_t),
                                 cudaMemcpyHostToDevice, c.stream));
+        c.grad_scale = scale_;
         for (auto& m : modules_) m->forward(c);
         for (auto it = modules_.rbegin(); it != modules_.rend(); ++it) (*it)->backward(c);
+        int found_inf = 0;
+        if constexpr (kMixed<T>) {
+            // GradScaler.unscale_: every gradient times 1/scale (exact: a power of two), inf/NaN flagged
+            DN_CUDA(cudaMemsetAsync(inf_.get(), 0, sizeof(int), c.stream));
+            train::unscale_check(grads_.get<float>(), reg_.param_floats, 1.0f / scale_, inf_.get<int>(), c.stream);
+            DN_CUDA(cudaMemcpyAsync(&found_inf, inf_.get(), sizeof(int), cudaMemcpyDeviceToHost, c.stream));
+        }
         double loss = 0;
         DN_CUDA(cudaMemcpyAsync(&loss, c.loss, sizeof(double), cudaMemcpyDeviceToHost, c.stream));
         if (logits)
             DN_CUDA(cudaMemcpyAsync(logits, head_->logits(), static_cast<size_t>(n * classes_) * sizeof(float),
                                     cudaMemcpyDeviceToHost, c.stream));
         DN_CUDA(cudaStreamSynchronize(c.stream));
+        found_inf_ = found_inf != 0;
         stepped_ = true;
         return loss;
     }
@@ -856,9 +974,26 @@ public:
         DN_CHECK(stepped_, "sgd_step before any forward_backward");
         DN_CHECK(!opt_.estimate_only, "sgd_step: this trainer was made with estimate_only=1");
         DN_CUDA(cudaSetDevice(opt_.device));
+        if constexpr (kMixed<T>) {
+            if (found_inf_) {
+                // GradScaler.step skips the update (parameters and momentum as they were), update() backs off
+                skipped_++;
+                good_steps_ = 0;
+                if (std::is_same<T, __half>::value) scale_ = std::max(kMinScale, scale_ * 0.5f);
+                return;
+            }
+        }
         // one pass over the flat arrays (padding between parameters stays zero throughout)
         train::sgd_update(params_.get<float>(), grads_.get<float>(), mom_.get<float>(), reg_.param_floats, lr, momentum,
                           weight_decay, nesterov, !has_momentum_, ctx_.stream);
+        if constexpr (kMixed<T>) {
+            // cuDNN reads the T copies of the updated master weights (only the conv slots matter)
+            from_float<T>(params_.get<float>(), reg_.param_floats, wh_.get<T>(), ctx_.stream);
+            if (std::is_same<T, __half>::value && ++good_steps_ == kGrowthInterval) {
+                scale_ = std::min(kMaxScale, scale_ * 2.0f);
+                good_steps_ = 0;
+            }
+        }
         DN_CUDA(cudaStreamSynchronize(ctx_.stream));
         has_momentum_ = true;
     }
@@ -903,9 +1038,12 @@ public:
     std::string describe() const override {
         cudaDeviceProp prop{};
         std::ostringstream os;
-        if (opt_.estimate_only) os << "cuda trainer, estimate only (no device), fp32, ";
+        if (opt_.estimate_only) os << "cuda trainer, estimate only (no device), " << Dt<T>::name << ", ";
         else if (cudaGetDeviceProperties(&prop, opt_.device) == cudaSuccess)
-            os << "cuda trainer, " << prop.name << " (sm_" << prop.major << prop.minor << "), fp32, ";
+            os << "cuda trainer, " << prop.name << " (sm_" << prop.major << prop.minor << "), " << Dt<T>::name << ", ";
+        if (kMixed<T>)
+            os << "fp32 master weights, loss scale " << scale_ << (std::is_same<T, __half>::value ? " (dynamic)" : "")
+               << ", skipped steps " << skipped_ << (found_inf_ ? " (last gradients not finite)" : "") << ", ";
         os << (opt_.naive ? "naive" : "efficient") << " memory, batch " << ctx_.n << ", workspace " << ws_.bytes()
            << " bytes (bound " << (opt_.workspace_limit >> 20) << " MB), "
            << (opt_.deterministic ? "deterministic algorithms preferred" : "fastest algorithms") << "\n";
@@ -919,21 +1057,21 @@ private:
         is_block_.assign(plan_.buffers.size(), false);
         for (const PlanOp& op : plan_.ops) {
             if (op.type == "to_nhwc") {
-                modules_.push_back(std::make_unique<ToNhwc>(plan_, op));
+                modules_.push_back(std::make_unique<ToNhwc<T>>(plan_, op));
                 has_to_nhwc_ = true;
             } else if (op.type == "stem") {
-                modules_.push_back(std::make_unique<Stem>(plan_, op, w, reg_));
+                modules_.push_back(std::make_unique<Stem<T>>(plan_, op, w, reg_));
                 is_block_[plan_.buffer_index(op.slice("dst").buf)] = true;
             } else if (op.type == "dense_layer") {
-                modules_.push_back(std::make_unique<DenseLayer>(plan_, op, w, reg_, layer++));
+                modules_.push_back(std::make_unique<DenseLayer<T>>(plan_, op, w, reg_, layer++));
                 is_block_[plan_.buffer_index(op.str("block"))] = true;
             } else if (op.type == "transition") {
-                modules_.push_back(std::make_unique<Transition>(plan_, op, w, reg_));
+                modules_.push_back(std::make_unique<Transition<T>>(plan_, op, w, reg_));
                 is_block_[plan_.buffer_index(op.slice("src").buf)] = true;
                 is_block_[plan_.buffer_index(op.slice("dst").buf)] = true;
             } else if (op.type == "head") {
                 DN_CHECK(head_ == nullptr, "plan line ", op.line, ": a training plan has one head");
-                auto h = std::make_unique<Head>(plan_, op, w, reg_);
+                auto h = std::make_unique<Head<T>>(plan_, op, w, reg_);
                 head_ = h.get();
                 classes_ = h->classes();
                 is_block_[plan_.buffer_index(op.slice("src").buf)] = true;
@@ -943,7 +1081,7 @@ private:
             }
         }
         DN_CHECK(has_to_nhwc_ && head_ != nullptr, "a training plan needs to_nhwc and a head");
-        DN_CHECK(dynamic_cast<ToNhwc*>(modules_.front().get()) != nullptr, "a training plan starts with to_nhwc");
+        DN_CHECK(dynamic_cast<ToNhwc<T>*>(modules_.front().get()) != nullptr, "a training plan starts with to_nhwc");
         DN_CHECK(head_ == modules_.back().get(), "a training plan ends with its head");
     }
 
@@ -969,6 +1107,14 @@ private:
         DN_CUDA(cudaMemsetAsync(grads_.get(), 0, grads_.bytes(), s));
         DN_CUDA(cudaMemsetAsync(mom_.get(), 0, mom_.bytes(), s));
         DN_CUDA(cudaMemcpyAsync(bn_.get(), bnh.data(), bf * sizeof(float), cudaMemcpyHostToDevice, s));
+        if constexpr (kMixed<T>) {
+            wh_.resize(std::max<size_t>(1, pf) * sizeof(T));
+            dwh_.resize(std::max<size_t>(1, max_conv_numel()) * sizeof(T));
+            inf_.resize(sizeof(int));
+            from_float<T>(params_.get<float>(), static_cast<int64_t>(pf), wh_.get<T>(), s);
+            ctx_.wh = wh_.get<T>();
+            ctx_.dwh = dwh_.get<T>();
+        }
         DN_CUDA(cudaStreamSynchronize(s));
         ctx_.params = params_.get<float>();
         ctx_.grads = grads_.get<float>();
@@ -976,15 +1122,24 @@ private:
         ctx_.rs = train::carve_reduce_scratch(reduce_.get(), reg_.max_c);
     }
 
+    /** Elements of the largest conv weight (the T scratch of a weight gradient). */
+    size_t max_conv_numel() const {
+        size_t m = 0;
+        for (auto& p : reg_.params)
+            if (p->k > 0) m = std::max(m, static_cast<size_t>(p->numel));
+        return m;
+    }
+
     size_t input_floats(int64_t n) const {
         return static_cast<size_t>(n) * plan_.in_c * plan_.in_h * plan_.in_w;
     }
-    /** Floats of the activation (or, grads_only, gradient) arena: every buffer 256-byte aligned. */
-    size_t arena_floats(int64_t n, bool grads_only) const {
+    /** Elements (T) of the activation (or, grads_only, gradient) arena: every buffer 256-byte aligned. */
+    size_t arena_elems(int64_t n, bool grads_only) const {
+        constexpr size_t a = kAlignElems<T>;
         size_t s = 0;
         for (size_t i = 0; i < plan_.buffers.size(); i++)
             if (!grads_only || is_block_[i])
-                s += (static_cast<size_t>(n * plan_.buffers[i].pixels() * plan_.buffers[i].c) + 63) / 64 * 64;
+                s += (static_cast<size_t>(n * plan_.buffers[i].pixels() * plan_.buffers[i].c) + a - 1) / a * a;
         return s;
     }
     Needs needs(int64_t n) const {
@@ -992,21 +1147,24 @@ private:
         for (auto& m : modules_) m->needs(n, opt_.naive, nd);
         return nd;
     }
-    /** Device bytes held whatever the batch: parameters, gradients, momentum, BatchNorm state, reduction scratch. */
+    /** Device bytes held whatever the batch: parameters, gradients, momentum (fp32 masters), BatchNorm
+     *  state, reduction scratch; fp16/bf16 add the T weight copies, a weight gradient's T scratch and the flag. */
     int64_t fixed_bytes() const {
         size_t pf = std::max<size_t>(1, static_cast<size_t>(reg_.param_floats));
         size_t bf = std::max<size_t>(1, static_cast<size_t>(reg_.bn_floats));
+        size_t mixed = kMixed<T> ? pf * sizeof(T) + std::max<size_t>(1, max_conv_numel()) * sizeof(T) + sizeof(int) : 0;
         return static_cast<int64_t>(3 * pf * sizeof(float) + bf * sizeof(float) +
-                                    train::reduce_scratch_bytes(reg_.max_c));
+                                    train::reduce_scratch_bytes(reg_.max_c) + mixed);
     }
-    /** Device bytes a batch of n adds: activations and their gradients, input, labels, scratch,
-     *  per-module storage, and the cuDNN workspace at its bound (the algorithm search holds it). */
+    /** Device bytes a batch of n adds: activations and their gradients, scratch and per-module
+     *  storage (T), input, the head's storage (fp32), labels, and the cuDNN workspace at its bound
+     *  (the algorithm search holds it). */
     int64_t batch_bytes(int64_t n) const {
         Needs nd = needs(n);
-        size_t f = arena_floats(n, false) + arena_floats(n, true) + input_floats(n) + nd.da + nd.bpre + nd.b + nd.db +
-                   nd.tmp + nd.own;
-        return static_cast<int64_t>(f * sizeof(float) + static_cast<size_t>(n) * sizeof(int64_t) + sizeof(double) +
-                                    opt_.workspace_limit);
+        size_t e = arena_elems(n, false) + arena_elems(n, true) + nd.da + nd.bpre + nd.b + nd.db + nd.tmp + nd.own;
+        size_t f = input_floats(n) + nd.own_f32;
+        return static_cast<int64_t>(e * sizeof(T) + f * sizeof(float) + static_cast<size_t>(n) * sizeof(int64_t) +
+                                    sizeof(double) + opt_.workspace_limit);
     }
 
     void release_batch() {
@@ -1040,21 +1198,22 @@ private:
         try {
             auto& c = ctx_;
             cudaStream_t s = c.stream;
-            acts_.resize(std::max<size_t>(1, arena_floats(n, false)) * sizeof(float));
-            grads_act_.resize(std::max<size_t>(1, arena_floats(n, true)) * sizeof(float));
+            acts_.resize(std::max<size_t>(1, arena_elems(n, false)) * sizeof(T));
+            grads_act_.resize(std::max<size_t>(1, arena_elems(n, true)) * sizeof(T));
             // zeroed once: every element is written before it is read, but a stale NaN must never leak
             DN_CUDA(cudaMemsetAsync(acts_.get(), 0, acts_.bytes(), s));
             DN_CUDA(cudaMemsetAsync(grads_act_.get(), 0, grads_act_.bytes(), s));
             c.act.assign(plan_.buffers.size(), nullptr);
             c.grad.assign(plan_.buffers.size(), nullptr);
             size_t ao = 0, go = 0;
+            constexpr size_t a = kAlignElems<T>;
             for (size_t i = 0; i < plan_.buffers.size(); i++) {
                 size_t f = static_cast<size_t>(n * plan_.buffers[i].pixels() * plan_.buffers[i].c);
-                c.act[i] = acts_.get<float>() + ao;
-                ao += (f + 63) / 64 * 64;  // 256-byte aligned buffers
+                c.act[i] = acts_.get<T>() + ao;
+                ao += (f + a - 1) / a * a;  // 256-byte aligned buffers
                 if (is_block_[i]) {
-                    c.grad[i] = grads_act_.get<float>() + go;
-                    go += (f + 63) / 64 * 64;
+                    c.grad[i] = grads_act_.get<T>() + go;
+                    go += (f + a - 1) / a * a;
                 }
             }
             input_.resize(input_floats(n) * sizeof(float));
@@ -1064,10 +1223,10 @@ private:
             c.labels = labels_.get<int64_t>();
             c.loss = loss_.get<double>();
             Needs nd = needs(n);
-            auto scratch = [&](DeviceBuffer& b, size_t floats) {
-                b.resize(floats * sizeof(float));
-                if (floats) DN_CUDA(cudaMemsetAsync(b.get(), 0, b.bytes(), s));
-                return b.get<float>();
+            auto scratch = [&](DeviceBuffer& b, size_t elems) {
+                b.resize(elems * sizeof(T));
+                if (elems) DN_CUDA(cudaMemsetAsync(b.get(), 0, b.bytes(), s));
+                return b.get<T>();
             };
             c.da = scratch(da_, nd.da);
             c.bpre = scratch(bpre_, nd.bpre);
@@ -1119,15 +1278,21 @@ private:
     Plan plan_;
     TrainOptions opt_;
     Registry reg_;
-    std::vector<std::unique_ptr<Module>> modules_;
-    Head* head_ = nullptr;
+    std::vector<std::unique_ptr<Module<T>>> modules_;
+    Head<T>* head_ = nullptr;
     bool has_to_nhwc_ = false;
     int classes_ = 0;
     std::vector<bool> is_block_;  // per plan buffer: has a gradient buffer
     bool has_momentum_ = false, stepped_ = false;
-    Ctx ctx_;
-    // whatever the batch
-    DeviceBuffer params_, grads_, mom_, bn_, reduce_;
+    // mixed precision: the loss scale, whether the last backward pass gave an inf/NaN gradient,
+    // good steps since the scale last changed, steps skipped so far
+    float scale_ = 1.f;
+    bool found_inf_ = false;
+    int good_steps_ = 0;
+    int64_t skipped_ = 0;
+    Ctx<T> ctx_;
+    // whatever the batch (wh_, dwh_, inf_: fp16/bf16 only)
+    DeviceBuffer params_, grads_, mom_, bn_, reduce_, wh_, dwh_, inf_;
     // per batch
     DeviceBuffer acts_, grads_act_, input_, labels_, loss_, da_, bpre_, b_, db_, tmp_, ws_;
 };
@@ -1144,6 +1309,8 @@ dn4j::TrainBackend* dn4j_cuda_make_trainer(const dn4j::Plan* plan, dn4j::WeightS
     TrainOptions o = TrainOptions::parse(options);
     std::string why;
     if (!o.estimate_only && dn4j_cuda_probe(&why) == 0) dn4j::fail("device cuda: ", why);
-    return new CudaTrainer(*plan, *weights, o);
+    if (o.dtype == "fp16") return new CudaTrainer<__half>(*plan, *weights, o);
+    if (o.dtype == "bf16") return new CudaTrainer<__nv_bfloat16>(*plan, *weights, o);
+    return new CudaTrainer<float>(*plan, *weights, o);
 }
 }

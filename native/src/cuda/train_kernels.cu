@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "cuda_util.h"
+#include "dtype.h"
 #include "kernels.h"
 #include "train_kernels.h"
 
@@ -31,15 +32,15 @@ __host__ __device__ inline uint64_t mix64(uint64_t z) {
 }
 
 /** Row `row`'s upstream gradient (a channel vector times *factor), or null where there is none. */
-template <typename I>
-__device__ __forceinline__ const float* grad_row(const GradIn& d, I row, float* factor) {
-    if (d.kind == GradIn::DENSE) {
+template <typename G, typename I>
+__device__ __forceinline__ const G* grad_row(const GradInT<G>& d, I row, float* factor) {
+    if (d.kind == GradKind::DENSE) {
         *factor = 1.0f;
         return d.g + row * I(d.ldg);
     }
     I hw = I(d.H) * d.W;
     I img = row / hw;
-    if (d.kind == GradIn::GAP) {
+    if (d.kind == GradKind::GAP) {
         *factor = 1.0f / static_cast<float>(hw);
         return d.g + img * I(d.ldg);
     }
@@ -52,41 +53,44 @@ __device__ __forceinline__ const float* grad_row(const GradIn& d, I row, float* 
 }
 
 // ------------------------------------------------------------------ deterministic channel sums
+template <typename T>
 struct SumX {
-    const float* x;
+    const T* x;
     int64_t ldx;
     __device__ void operator()(int64_t r, int c, float& a, float& b) const {
-        a = x[r * ldx + c];
+        a = ld<T>(x[r * ldx + c]);
         b = 0.f;
     }
 };
 
+template <typename T>
 struct CentredSq {
-    const float* x;
+    const T* x;
     int64_t ldx;
     const float* m;
     __device__ void operator()(int64_t r, int c, float& a, float& b) const {
-        float d = x[r * ldx + c] - m[c];
+        float d = ld<T>(x[r * ldx + c]) - m[c];
         a = d * d;
         b = 0.f;
     }
 };
 
+template <typename T, typename G>
 struct BnBackwardTerms {
-    const float* x;
+    const T* x;
     int64_t ldx;
     const float *mean, *invstd, *scale, *shift;
-    GradIn dy;
+    GradInT<G> dy;
     __device__ void operator()(int64_t r, int c, float& a, float& b) const {
         float f = 0.f;
-        const float* gr = grad_row<int64_t>(dy, r, &f);
+        const G* gr = grad_row<G, int64_t>(dy, r, &f);
         if (!gr) {
             a = b = 0.f;
             return;
         }
-        float xv = x[r * ldx + c];
+        float xv = ld<T>(x[r * ldx + c]);
         float xh = (xv - mean[c]) * invstd[c];
-        float gv = f * gr[c];
+        float gv = f * ld<G>(gr[c]);
         float g = (xv * scale[c] + shift[c] > 0.0f) ? gv : 0.0f;
         a = g;
         b = g * xh;
@@ -201,61 +205,61 @@ __global__ void k_backward_final(const double* __restrict__ sums, int64_t rows, 
     mgx[c] = static_cast<float>(sums[2 * c + 1] / static_cast<double>(rows));
 }
 
-template <typename I>
-__global__ void k_bn_backward_apply(const float* x, I ldx, I rows, int C, const float* __restrict__ mean,
+template <typename T, typename G, typename I>
+__global__ void k_bn_backward_apply(const T* x, I ldx, I rows, int C, const float* __restrict__ mean,
                                     const float* __restrict__ invstd, const float* __restrict__ scale,
-                                    const float* __restrict__ shift, GradIn dy, const float* __restrict__ mg,
-                                    const float* __restrict__ mgx, float* dx, I lddx, bool accumulate) {
+                                    const float* __restrict__ shift, GradInT<G> dy, const float* __restrict__ mg,
+                                    const float* __restrict__ mgx, T* dx, I lddx, bool accumulate) {
     I total = rows * C;
     for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < total; i += I(gridDim.x) * blockDim.x) {
         I r = i / C;
         int c = static_cast<int>(i - r * C);
         float f = 0.f;
-        const float* gr = grad_row<I>(dy, r, &f);
-        float gv = gr ? f * gr[c] : 0.f;  // no upstream gradient here: g = 0
-        float xv = x[r * ldx + c];
+        const G* gr = grad_row<G, I>(dy, r, &f);
+        float gv = gr ? f * ld<G>(gr[c]) : 0.f;  // no upstream gradient here: g = 0
+        float xv = ld<T>(x[r * ldx + c]);
         float xh = (xv - mean[c]) * invstd[c];
         float g = (xv * scale[c] + shift[c] > 0.0f) ? gv : 0.0f;
         float v = scale[c] * (g - mg[c] - xh * mgx[c]);
-        float* d = dx + r * lddx + c;
-        *d = accumulate ? *d + v : v;
+        T* d = dx + r * lddx + c;
+        *d = accumulate ? st<T>(ld<T>(*d) + v) : st<T>(v);  // the sum in fp32, rounded once
     }
 }
 
 // ------------------------------------------------------------------ element-wise
-template <typename I>
-__global__ void k_dropout(float* x, I total, uint64_t seed, uint64_t threshold, float keep) {
+template <typename T, typename I>
+__global__ void k_dropout(T* x, I total, uint64_t seed, uint64_t threshold, float keep) {
     for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < total; i += I(gridDim.x) * blockDim.x) {
         uint64_t h = mix64(seed ^ mix64(static_cast<uint64_t>(i)));
-        x[i] = h < threshold ? 0.0f : x[i] * keep;
+        x[i] = h < threshold ? st<T>(0.0f) : st<T>(ld<T>(x[i]) * keep);
     }
 }
 
-__global__ void k_maxpool_backward(const float* __restrict__ z, int64_t n, int H, int W, int C, int k, int st, int p,
-                                   const float* __restrict__ dout, int64_t ldo, int Ho, int Wo,
-                                   float* __restrict__ dz) {
+template <typename T>
+__global__ void k_maxpool_backward(const T* __restrict__ z, int64_t n, int H, int W, int C, int k, int stv, int p,
+                                   const T* __restrict__ dout, int64_t ldo, int Ho, int Wo, T* __restrict__ dz) {
     int64_t total = n * H * W * C;
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
         int c = static_cast<int>(i % C);
         int64_t pix = i / C;
         int x = static_cast<int>(pix % W), y = static_cast<int>((pix / W) % H);
         int64_t img = pix / (int64_t(W) * H);
-        // the windows that contain (y, x): oy * st - p <= y <= oy * st - p + k - 1
+        // the windows that contain (y, x): oy * stv - p <= y <= oy * stv - p + k - 1
         int lo_y = y + p - k + 1, lo_x = x + p - k + 1;
-        int oy0 = lo_y <= 0 ? 0 : (lo_y + st - 1) / st, oy1 = min(Ho - 1, (y + p) / st);
-        int ox0 = lo_x <= 0 ? 0 : (lo_x + st - 1) / st, ox1 = min(Wo - 1, (x + p) / st);
+        int oy0 = lo_y <= 0 ? 0 : (lo_y + stv - 1) / stv, oy1 = min(Ho - 1, (y + p) / stv);
+        int ox0 = lo_x <= 0 ? 0 : (lo_x + stv - 1) / stv, ox1 = min(Wo - 1, (x + p) / stv);
         float acc = 0.f;
         for (int oy = oy0; oy <= oy1; oy++)
             for (int ox = ox0; ox <= ox1; ox++) {
                 float best = -INFINITY;
                 int by = -1, bx = -1;
                 for (int ky = 0; ky < k; ky++) {
-                    int yy = oy * st - p + ky;
+                    int yy = oy * stv - p + ky;
                     if (yy < 0 || yy >= H) continue;
                     for (int kx = 0; kx < k; kx++) {
-                        int xx = ox * st - p + kx;
+                        int xx = ox * stv - p + kx;
                         if (xx < 0 || xx >= W) continue;
-                        float v = z[((img * H + yy) * W + xx) * C + c];
+                        float v = ld<T>(z[((img * H + yy) * W + xx) * C + c]);
                         if (v > best || v != v) {
                             best = v;
                             by = yy;
@@ -263,14 +267,14 @@ __global__ void k_maxpool_backward(const float* __restrict__ z, int64_t n, int H
                         }
                     }
                 }
-                if (by == y && bx == x) acc += dout[((img * Ho + oy) * Wo + ox) * ldo + c];
+                if (by == y && bx == x) acc += ld<T>(dout[((img * Ho + oy) * Wo + ox) * ldo + c]);
             }
-        dz[i] = acc;
+        dz[i] = st<T>(acc);
     }
 }
 
 __global__ void k_softmax_xent(const float* __restrict__ logits, const int64_t* __restrict__ labels, int64_t n, int K,
-                               float* __restrict__ dlogits, double* __restrict__ loss_rows) {
+                               float* __restrict__ dlogits, double* __restrict__ loss_rows, double grad_scale) {
     int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
     if (i >= n) return;
     const float* l = logits + i * K;
@@ -283,7 +287,8 @@ __global__ void k_softmax_xent(const float* __restrict__ logits, const int64_t* 
     loss_rows[i] = lse - l[y];
     for (int j = 0; j < K; j++) {
         double pj = exp(static_cast<double>(l[j]) - lse);
-        dlogits[i * K + j] = static_cast<float>((pj - (j == y ? 1.0 : 0.0)) / static_cast<double>(n));
+        // times the loss scale in fp64 (a power of two: exact; 1 without mixed precision)
+        dlogits[i * K + j] = static_cast<float>((pj - (j == y ? 1.0 : 0.0)) / static_cast<double>(n) * grad_scale);
     }
 }
 
@@ -336,6 +341,18 @@ __global__ void k_sgd(float* __restrict__ p, const float* __restrict__ g, float*
     }
 }
 
+/** Each thread scales its grid-stride share and notes a non-finite value; one OR per block. */
+__global__ void k_unscale_check(float* __restrict__ g, int64_t count, float inv_scale, int* __restrict__ found_inf) {
+    int bad = 0;
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
+        float v = g[i], u = v * inv_scale;
+        if (!isfinite(v) || !isfinite(u)) bad = 1;  // what sgd_step would apply must be finite too
+        g[i] = u;
+    }
+    // every thread of the block reaches this (the loop's bound is per thread, the barrier is not in it)
+    if (__syncthreads_or(bad) && threadIdx.x == 0) *found_inf = 1;
+}
+
 size_t align256(size_t b) { return (b + 255) / 256 * 256; }
 
 }  // namespace
@@ -363,58 +380,67 @@ ReduceScratch carve_reduce_scratch(void* base, int max_c) {
     return rs;
 }
 
-void bn_stats(const float* x, int64_t ldx, int64_t rows, int C, const float* gamma, const float* beta, float* mean,
+template <typename T>
+void bn_stats(const T* x, int64_t ldx, int64_t rows, int C, const float* gamma, const float* beta, float* mean,
               float* invstd, float* scale, float* shift, float* running_mean, float* running_var, bool update,
               const ReduceScratch& rs, cudaStream_t s) {
     DN_CHECK(rows > 0, "BatchNorm over an empty batch");
     unsigned g = static_cast<unsigned>((C + 127) / 128);
-    channel_sums(SumX{x, ldx}, rows, C, rs, s);
+    channel_sums(SumX<T>{x, ldx}, rows, C, rs, s);
     k_stats_mean<<<g, 128, 0, s>>>(rs.sums, rows, C, rs.mean, mean);
     check_launch();
-    channel_sums(CentredSq{x, ldx, mean}, rows, C, rs, s);
+    channel_sums(CentredSq<T>{x, ldx, mean}, rows, C, rs, s);
     k_stats_final<<<g, 128, 0, s>>>(rs.sums, rs.mean, rows, C, gamma, beta, mean, invstd, scale, shift, running_mean,
                                     running_var, update);
     check_launch();
 }
 
-void bn_relu_backward(const float* x, int64_t ldx, int64_t rows, int C, const float* mean, const float* invstd,
-                      const float* scale, const float* shift, const GradIn& dy, float* dgamma, float* dbeta, float* dx,
+template <typename T, typename G>
+void bn_relu_backward(const T* x, int64_t ldx, int64_t rows, int C, const float* mean, const float* invstd,
+                      const float* scale, const float* shift, const GradInT<G>& dy, float* dgamma, float* dbeta, T* dx,
                       int64_t lddx, bool accumulate, const ReduceScratch& rs, cudaStream_t s) {
-    channel_sums(BnBackwardTerms{x, ldx, mean, invstd, scale, shift, dy}, rows, C, rs, s);
+    channel_sums(BnBackwardTerms<T, G>{x, ldx, mean, invstd, scale, shift, dy}, rows, C, rs, s);
     k_backward_final<<<(C + 127) / 128, 128, 0, s>>>(rs.sums, rows, C, dgamma, dbeta, rs.mg, rs.mgx);
     check_launch();
     int64_t total = rows * C;
-    int64_t span = std::max({rows * ldx, rows * lddx, dy.kind == GradIn::DENSE ? rows * dy.ldg : int64_t{0}});
+    int64_t span = std::max({rows * ldx, rows * lddx, dy.kind == GradKind::DENSE ? rows * dy.ldg : int64_t{0}});
     if (total < kIndex32 && span < kIndex32)
-        k_bn_backward_apply<int32_t><<<blocks_for(total), kThreads, 0, s>>>(
+        k_bn_backward_apply<T, G, int32_t><<<blocks_for(total), kThreads, 0, s>>>(
             x, static_cast<int32_t>(ldx), static_cast<int32_t>(rows), C, mean, invstd, scale, shift, dy, rs.mg, rs.mgx,
             dx, static_cast<int32_t>(lddx), accumulate);
     else
-        k_bn_backward_apply<int64_t><<<blocks_for(total), kThreads, 0, s>>>(x, ldx, rows, C, mean, invstd, scale, shift,
-                                                                            dy, rs.mg, rs.mgx, dx, lddx, accumulate);
+        k_bn_backward_apply<T, G, int64_t><<<blocks_for(total), kThreads, 0, s>>>(
+            x, ldx, rows, C, mean, invstd, scale, shift, dy, rs.mg, rs.mgx, dx, lddx, accumulate);
     check_launch();
 }
 
-void copy_rows(const float* src, int64_t lds, int64_t rows, int C, float* dst, int64_t ldd, cudaStream_t s) {
-    bias_act_copy<float>(src, lds, rows, C, nullptr, false, dst, ldd, s);
+template <typename T>
+void copy_rows(const T* src, int64_t lds, int64_t rows, int C, T* dst, int64_t ldd, cudaStream_t s) {
+    bias_act_copy<T>(src, lds, rows, C, nullptr, false, dst, ldd, s);
 }
 
-void dropout(float* x, int64_t rows, int C, uint64_t seed, uint64_t threshold, float keep, cudaStream_t s) {
+template <typename T>
+void dropout(T* x, int64_t rows, int C, uint64_t seed, uint64_t threshold, float keep, cudaStream_t s) {
     int64_t total = rows * C;
-    if (total < kIndex32) k_dropout<int32_t><<<blocks_for(total), kThreads, 0, s>>>(x, static_cast<int32_t>(total), seed, threshold, keep);
-    else k_dropout<int64_t><<<blocks_for(total), kThreads, 0, s>>>(x, total, seed, threshold, keep);
+    if (total < kIndex32)
+        k_dropout<T, int32_t><<<blocks_for(total), kThreads, 0, s>>>(x, static_cast<int32_t>(total), seed, threshold,
+                                                                      keep);
+    else k_dropout<T, int64_t><<<blocks_for(total), kThreads, 0, s>>>(x, total, seed, threshold, keep);
     check_launch();
 }
 
-void maxpool_backward(const float* z, int64_t n, int H, int W, int C, int k, int st, int p, const float* dout,
-                      int64_t ldo, int Ho, int Wo, float* dz, cudaStream_t s) {
-    k_maxpool_backward<<<blocks_for(n * H * W * C), kThreads, 0, s>>>(z, n, H, W, C, k, st, p, dout, ldo, Ho, Wo, dz);
+template <typename T>
+void maxpool_backward(const T* z, int64_t n, int H, int W, int C, int k, int stv, int p, const T* dout, int64_t ldo,
+                      int Ho, int Wo, T* dz, cudaStream_t s) {
+    k_maxpool_backward<T><<<blocks_for(n * H * W * C), kThreads, 0, s>>>(z, n, H, W, C, k, stv, p, dout, ldo, Ho, Wo,
+                                                                         dz);
     check_launch();
 }
 
 void softmax_cross_entropy(const float* logits, const int64_t* labels, int64_t n, int K, float* dlogits,
-                           double* loss_rows, double* loss, cudaStream_t s) {
-    k_softmax_xent<<<static_cast<unsigned>((n + 127) / 128), 128, 0, s>>>(logits, labels, n, K, dlogits, loss_rows);
+                           double* loss_rows, double* loss, cudaStream_t s, double grad_scale) {
+    k_softmax_xent<<<static_cast<unsigned>((n + 127) / 128), 128, 0, s>>>(logits, labels, n, K, dlogits, loss_rows,
+                                                                           grad_scale);
     check_launch();
     k_mean_loss<<<1, 1, 0, s>>>(loss_rows, n, loss);
     check_launch();
@@ -436,5 +462,33 @@ void sgd_update(float* p, const float* g, float* buf, int64_t count, float lr, f
     k_sgd<<<blocks_for(count), kThreads, 0, s>>>(p, g, buf, count, lr, momentum, wd, nesterov, first);
     check_launch();
 }
+
+void unscale_check(float* g, int64_t count, float inv_scale, int* found_inf, cudaStream_t s) {
+    if (count == 0) return;
+    k_unscale_check<<<std::min<unsigned>(blocks_for(count), 4096), kThreads, 0, s>>>(g, count, inv_scale, found_inf);
+    check_launch();
+}
+
+#define DN4J_TRAIN_INSTANTIATE(T)                                                                               \
+    template void bn_stats<T>(const T*, int64_t, int64_t, int, const float*, const float*, float*, float*, float*, \
+                              float*, float*, float*, bool, const ReduceScratch&, cudaStream_t);                   \
+    template void bn_relu_backward<T, T>(const T*, int64_t, int64_t, int, const float*, const float*,              \
+                                         const float*, const float*, const GradInT<T>&, float*, float*, T*,        \
+                                         int64_t, bool, const ReduceScratch&, cudaStream_t);                       \
+    template void copy_rows<T>(const T*, int64_t, int64_t, int, T*, int64_t, cudaStream_t);                        \
+    template void dropout<T>(T*, int64_t, int, uint64_t, uint64_t, float, cudaStream_t);                           \
+    template void maxpool_backward<T>(const T*, int64_t, int, int, int, int, int, int, const T*, int64_t, int,     \
+                                      int, T*, cudaStream_t);
+DN4J_TRAIN_INSTANTIATE(float)
+DN4J_TRAIN_INSTANTIATE(__half)
+DN4J_TRAIN_INSTANTIATE(__nv_bfloat16)
+// the head: a half block's BN-ReLU fed by the fp32 gradient of the global average pool
+template void bn_relu_backward<__half, float>(const __half*, int64_t, int64_t, int, const float*, const float*,
+                                              const float*, const float*, const GradInT<float>&, float*, float*,
+                                              __half*, int64_t, bool, const ReduceScratch&, cudaStream_t);
+template void bn_relu_backward<__nv_bfloat16, float>(const __nv_bfloat16*, int64_t, int64_t, int, const float*,
+                                                     const float*, const float*, const float*, const GradInT<float>&,
+                                                     float*, float*, __nv_bfloat16*, int64_t, bool,
+                                                     const ReduceScratch&, cudaStream_t);
 
 }  // namespace dn4j::cuda::train
