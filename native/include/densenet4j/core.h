@@ -113,6 +113,13 @@ public:
     /** `device`: "cpu", "cuda" or "cuda:I"; `memory`: "efficient" or "naive". */
     Trainer(const std::string& plan, WeightStore* weights, const std::string& device, int threads,
             const std::string& memory);
+    /** The same with backend options, space-separated key=value. On CUDA: dtype=fp32|fp16|bf16
+     *  (fp16/bf16: mixed precision with fp32 master weights; fp16 with dynamic loss scaling as
+     *  torch.cuda.amp.GradScaler), loss_scale=S (fp16's initial scale, a power of two),
+     *  deterministic=1|0, workspace_mb=M. The CPU trains in fp32 only: it accepts "" or
+     *  "dtype=fp32" and throws dn4j::Error on anything else. */
+    Trainer(const std::string& plan, WeightStore* weights, const std::string& device, int threads,
+            const std::string& memory, const std::string& options);
     ~Trainer();
     Trainer(const Trainer&) = delete;
     Trainer& operator=(const Trainer&) = delete;

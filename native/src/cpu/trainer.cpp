@@ -817,6 +817,10 @@ struct Trainer::Impl {
 
 Trainer::Trainer(const std::string& plan_text, WeightStore* weights, const std::string& device, int threads,
                  const std::string& memory)
+    : Trainer(plan_text, weights, device, threads, memory, "") {}
+
+Trainer::Trainer(const std::string& plan_text, WeightStore* weights, const std::string& device, int threads,
+                 const std::string& memory, const std::string& options)
     : impl(nullptr) {
     DN_CHECK(weights != nullptr, "Trainer needs a WeightStore");
     DN_CHECK(memory == "efficient" || memory == "naive", "memory mode must be efficient or naive, got '", memory, "'");
@@ -826,9 +830,12 @@ Trainer::Trainer(const std::string& plan_text, WeightStore* weights, const std::
     if (rt.index >= 0) {
         DN_CHECK(rt.make_trainer != nullptr, "device ", device, ": this CUDA backend cannot train (inference only)");
         Plan plan = Plan::parse(plan_text);
-        std::string opts = "memory=" + memory + " device=" + std::to_string(rt.index);
+        // memory and device last: the caller's options cannot override them
+        std::string opts = options + " memory=" + memory + " device=" + std::to_string(rt.index);
         i->backend.reset(rt.make_trainer(&plan, weights->impl, opts.c_str()));
     } else {
+        DN_CHECK(options.empty() || options == "dtype=fp32", "device cpu trains in fp32 only (options '", options,
+                 "'); fp16/bf16 training runs on CUDA");
         i->backend = std::make_unique<cpu::CpuTrainer>(plan_text, *weights->impl, threads, memory == "naive");
     }
     impl = i.release();

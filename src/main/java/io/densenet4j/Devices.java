@@ -71,6 +71,28 @@ public final class Devices {
     }
 
     /**
+     * The native trainer options for {@code dtype} on {@code device} (already resolved):
+     * {@code fp32} anywhere; {@code fp16} or {@code bf16} (mixed precision: fp32 master weights,
+     * BatchNorm and head; fp16 with dynamic loss scaling as {@code torch.cuda.amp.GradScaler}) on
+     * CUDA only.
+     *
+     * @throws IllegalArgumentException for tf32 (an inference setting; fp32 training is true fp32),
+     *                                  an unknown dtype, or a reduced precision on the CPU
+     */
+    public static String trainOptions(String device, String dtype) {
+        if (!"fp32".equals(dtype) && !"fp16".equals(dtype) && !"bf16".equals(dtype)) {
+            throw new IllegalArgumentException("training dtype must be fp32, fp16 or bf16, got '" + dtype + "'");
+        }
+        if (device.equals("cpu")) {
+            if (!dtype.equals("fp32")) {
+                throw new IllegalArgumentException("dtype " + dtype + " training runs on CUDA only; the CPU trains in fp32");
+            }
+            return "";
+        }
+        return "dtype=" + dtype;
+    }
+
+    /**
      * The native backend options for {@code dtype} on {@code device} (already resolved).
      *
      * @throws IllegalArgumentException for a reduced precision on the CPU

@@ -3,6 +3,7 @@ package io.densenet4j;
 import io.densenet4j.internal.NativeLibrary;
 import io.densenet4j.io.StateDict;
 import io.densenet4j.io.Tensor;
+import io.densenet4j.train.TrainingEngine;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -79,7 +80,70 @@ class CudaTest {
         assertTrue(e.getMessage().contains("CUDA only"), e.getMessage());
     }
 
+    @Test
+    void mixedPrecisionTrainingIsCudaOnlyAndNamesItsDtypes() {
+        DenseNetConfig cfg = DenseNets.densenetBC(10, 4, 1, 3);
+        StateDict sd = Initializers.torchvision(new DenseNet(cfg), 1);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainingEngine.create(cfg, sd, 8, 8,
+                TrainingEngine.Memory.EFFICIENT, 1, 2, "cpu", "fp16"));
+        assertTrue(e.getMessage().contains("CUDA only"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> TrainingEngine.create(cfg, sd, 8, 8, TrainingEngine.Memory.EFFICIENT, 1, 2,
+                "cpu", "tf32"));
+        assertTrue(e.getMessage().contains("fp32, fp16 or bf16"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Devices.trainOptions("cuda", "half"));
+        assertEquals("dtype=bf16", Devices.trainOptions("cuda:1", "bf16"));
+        assertEquals("", Devices.trainOptions("cpu", "fp32"));
+        // the native core refuses it too (a Java exception, not a crash), and fp32 options pass
+        String plan = new DenseNet(cfg).trainingPlan(8, 8).text();
+        try (io.densenet4j.internal.NativeCore.WeightStore store = NativeLibrary.call(io.densenet4j.internal.NativeCore.WeightStore::new)) {
+            RuntimeException n = assertThrows(RuntimeException.class,
+                    () -> NativeLibrary.call(() -> new io.densenet4j.internal.NativeCore.Trainer(plan, store, "cpu", 1, "efficient", "dtype=fp16")));
+            assertTrue(n.getMessage().contains("fp32 only"), n.getMessage());
+        }
+        try (TrainingEngine t = TrainingEngine.create(cfg, sd, 8, 8, TrainingEngine.Memory.EFFICIENT, 1, 2, "cpu", "fp32")) {
+            assertEquals("fp32", t.dtype());
+        }
+    }
+
     // ------------------------------------------------------------------ on a GPU
+
+    @ParameterizedTest
+    @ValueSource(strings = {"fp16", "bf16"})
+    void mixedPrecisionTrainingFollowsFp32OnTheGpu(String dtype) {
+        needGpu();
+        DenseNetConfig cfg = DenseNets.densenetBC(16, 8, 3, 5);
+        StateDict sd = Initializers.torchvision(new DenseNet(cfg), 7);
+        int n = 8, side = 16;
+        float[] x = new float[n * 3 * side * side];
+        for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i * 0.11);
+        long[] y = new long[n];
+        for (int i = 0; i < n; i++) y[i] = i % 5;
+        double tol = dtype.equals("fp16") ? 1e-2 : 3e-2;
+        try (TrainingEngine ref = TrainingEngine.create(cfg, sd, side, side, TrainingEngine.Memory.EFFICIENT, 1, n, "cuda", "fp32");
+             TrainingEngine mixed = TrainingEngine.create(cfg, sd, side, side, TrainingEngine.Memory.EFFICIENT, 1, n, "cuda", dtype)) {
+            double first = 0, last = 0;
+            for (int step = 0; step < 6; step++) {
+                double a = ref.forwardBackward(x, y, n, step, null);
+                double b = mixed.forwardBackward(x, y, n, step, null);
+                assertTrue(Math.abs(a - b) <= tol * Math.abs(a), dtype + " step " + step + " loss " + b + " vs fp32 " + a);
+                if (step == 0) {
+                    // unscaled gradients: the fp32 ones within the dtype's tolerance (relative L2)
+                    float[] g0 = ref.gradient("features.conv0.weight"), g1 = mixed.gradient("features.conv0.weight");
+                    double num = 0, den = 0;
+                    for (int i = 0; i < g0.length; i++) {
+                        num += (g1[i] - g0[i]) * (double) (g1[i] - g0[i]);
+                        den += g0[i] * (double) g0[i];
+                    }
+                    assertTrue(Math.sqrt(num / den) <= 5 * tol, dtype + " conv0 gradient relative L2 " + Math.sqrt(num / den));
+                    first = b;
+                }
+                last = b;
+                ref.sgdStep(0.05f, 0.9f, 1e-4f, true);
+                mixed.sgdStep(0.05f, 0.9f, 1e-4f, true);
+            }
+            assertTrue(last < first, dtype + " loss fell on a repeated batch: " + first + " -> " + last);
+        }
+    }
 
     @Test
     void goldenDensenet121InTrueFp32OnTheGpu() {

@@ -109,11 +109,9 @@ final class BenchCommand implements Runnable {
 
     private void benchTrain(DenseNetConfig cfg, StateDict sd, float[] x, int side) {
         TrainingEngine.Memory mode = TrainingEngine.Memory.parse(memory);
-        io.densenet4j.Devices.checkDtype(run.dtype);
-        if (!run.dtype.equals("fp32")) throw new IllegalArgumentException("--train runs in fp32 (fp16/bf16 training is not there yet), got --dtype " + run.dtype);
         long[] y = new long[batch];
         for (int i = 0; i < batch; i++) y[i] = i % cfg.numClasses();
-        try (TrainingEngine t = TrainingEngine.create(cfg, sd, side, side, mode, run.threads, batch, run.device)) {
+        try (TrainingEngine t = TrainingEngine.create(cfg, sd, side, side, mode, run.threads, batch, run.device, run.dtype)) {
             for (int i = 0; i < Math.max(1, warmup); i++) {
                 t.forwardBackward(x, y, batch, i, null);
                 t.sgdStep(0.01f, 0.9f, 1e-4f, true);
@@ -130,10 +128,10 @@ final class BenchCommand implements Runnable {
             long peak = NativeLibrary.nativeBytesPeak();
             long devicePeak = NativeLibrary.deviceBytesPeak();
             String fmt = json
-                    ? "{\"arch\":\"%s\",\"train\":true,\"device\":\"%s\",\"memory\":\"%s\",\"batch\":%d,\"image\":%d,\"depth\":%d,\"steps\":%d,\"ms_per_step\":%.1f,"
+                    ? "{\"arch\":\"%s\",\"train\":true,\"device\":\"%s\",\"dtype\":\"%s\",\"memory\":\"%s\",\"batch\":%d,\"image\":%d,\"depth\":%d,\"steps\":%d,\"ms_per_step\":%.1f,"
                             + "\"img_per_s\":%.2f,\"peak_native_bytes\":%d,\"peak_device_bytes\":%d,\"estimate_bytes\":%d,\"peak_rss_bytes\":%d}"
-                    : "arch=%s train=true device=%s memory=%s batch=%d image=%d depth=%d steps=%d ms_per_step=%.1f img_per_s=%.2f peak_native_bytes=%d peak_device_bytes=%d estimate_bytes=%d peak_rss_bytes=%d";
-            System.out.println(String.format(Locale.ROOT, fmt, name(), t.device(), mode.id(), batch, side, new DenseNet(cfg).depth(), steps,
+                    : "arch=%s train=true device=%s dtype=%s memory=%s batch=%d image=%d depth=%d steps=%d ms_per_step=%.1f img_per_s=%.2f peak_native_bytes=%d peak_device_bytes=%d estimate_bytes=%d peak_rss_bytes=%d";
+            System.out.println(String.format(Locale.ROOT, fmt, name(), t.device(), t.dtype(), mode.id(), batch, side, new DenseNet(cfg).depth(), steps,
                     1000 * elapsed / steps, steps * batch / elapsed, peak, devicePeak, t.estimateBytes(batch), peakRss()));
         }
     }

@@ -104,6 +104,9 @@ final class TrainCommand implements Runnable {
     @Option(names = "--device", description = "auto (default: CUDA if available, else CPU), cpu, cuda or cuda:INDEX; a resumed run may change it")
     String device = "auto";
 
+    @Option(names = "--dtype", description = "fp32 (default, true fp32), or on CUDA fp16 or bf16: mixed precision with fp32 master weights (fp16 with dynamic loss scaling); a resumed run may change it")
+    String dtype = "fp32";
+
     /** Options that a resumed run takes from its checkpoint instead. */
     static final String[] FROM_CHECKPOINT = {"--arch", "--config", "--depth", "--growth-rate", "--in-channels", "--num-classes", "--weights",
         "--epochs", "--batch", "--lr", "--schedule", "--momentum", "--nesterov", "--weight-decay", "--drop-rate", "--seed", "--no-shuffle",
@@ -111,7 +114,8 @@ final class TrainCommand implements Runnable {
 
     @Override
     public void run() {
-        String where = io.densenet4j.Devices.resolve(device);  // an unusable device fails here, before any output
+        String where = io.densenet4j.Devices.resolve(device);  // an unusable device or dtype fails here, before any output
+        io.densenet4j.Devices.trainOptions(where, dtype);
         Checkpoint ck = resume != null ? Checkpoint.read(resume) : null;
         if (ck != null) {
             java.util.List<String> ignored = new java.util.ArrayList<>();
@@ -176,7 +180,7 @@ final class TrainCommand implements Runnable {
         System.err.println(String.format(Locale.ROOT, "training %s on %s (%d images, %dx%dx%d, %d classes), %d epochs, batch %d, %s memory -> %s",
                 cfg, dataset, train.size(), train.channels(), train.height(), train.width(), train.numClasses(), settings.epochs(),
                 settings.batch(), settings.memory().id(), dir));
-        Trainer.Result r = new Trainer(cfg, settings, train, test, norm, dir, System.err).onDevice(where).describeRun(info).run(init, ck);
+        Trainer.Result r = new Trainer(cfg, settings, train, test, norm, dir, System.err).onDevice(where).dtype(dtype).describeRun(info).run(init, ck);
         if (saveState != null) {
             Trainer.saveState(r.state(), saveState);
             System.out.println("wrote state_dict to " + saveState);

@@ -88,8 +88,16 @@ public class NativeCore {
             allocate(plan, weights, device, threads, memory);
         }
 
+        /** With backend options, e.g. {@code dtype=fp16} on CUDA (see {@link io.densenet4j.Devices#trainOptions}). */
+        public Trainer(String plan, WeightStore weights, String device, int threads, String memory, String options) {
+            allocate(plan, weights, device, threads, memory, options);
+        }
+
         private native void allocate(@StdString String plan, WeightStore weights, @StdString String device, int threads,
                                      @StdString String memory);
+
+        private native void allocate(@StdString String plan, WeightStore weights, @StdString String device, int threads,
+                                     @StdString String memory, @StdString String options);
 
         public native double forward_backward(@Const float[] input, @Cast("const int64_t*") long[] labels, @Cast("int64_t") long n,
                                               @Cast("uint64_t") long seed, float[] logits);

@@ -43,6 +43,7 @@ public final class Trainer {
     private final PrintStream log;
     private boolean progress = true;
     private String device = "cpu";
+    private String dtype = "fp32";
 
     private final Map<String, String> runInfo = new java.util.LinkedHashMap<>();
 
@@ -82,6 +83,20 @@ public final class Trainer {
         return this;
     }
 
+    /**
+     * The training precision: {@code fp32} (the default), or on CUDA {@code fp16} or {@code bf16}
+     * (mixed precision, see {@link TrainingEngine#create(DenseNetConfig, StateDict, int, int,
+     * TrainingEngine.Memory, int, int, String, String)}). Not part of the run's settings: a run may be
+     * resumed in another precision.
+     *
+     * @throws IllegalArgumentException for a dtype other than fp32, fp16, bf16
+     */
+    public Trainer dtype(String dtype) {
+        io.densenet4j.Devices.trainOptions("cuda", dtype);  // the name only; the device is checked when the run starts
+        this.dtype = dtype;
+        return this;
+    }
+
     /** Turns the progress bar off (tests, logs). */
     public Trainer quiet() {
         progress = false;
@@ -99,14 +114,17 @@ public final class Trainer {
         int perEpoch = BatchLoader.batchesPerEpoch(train.size(), settings.batch(), true);
         long totalSteps = (long) perEpoch * settings.epochs();
         Evaluation last = null;
-        try (TrainingEngine engine = TrainingEngine.create(config, start, h, w, settings.memory(), settings.threads(), settings.batch(), device)) {
+        try (TrainingEngine engine = TrainingEngine.create(config, start, h, w, settings.memory(), settings.threads(), settings.batch(), device, dtype)) {
             try {  // only once the engine exists: a refused network or device leaves no folder behind
                 Files.createDirectories(out);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot create output folder " + out + " (" + e.getClass().getSimpleName() + ")", e);
             }
             if (resume != null) engine.loadMomentumBuffers(resume.momentum());
-            if (!engine.device().equals("cpu")) log.println("training on " + engine.device() + " (" + io.densenet4j.internal.NativeLibrary.cudaInfo() + ")");
+            if (!engine.device().equals("cpu")) {
+                log.println("training on " + engine.device() + (dtype.equals("fp32") ? "" : " in " + dtype + " mixed precision") + " ("
+                        + io.densenet4j.internal.NativeLibrary.cudaInfo() + ")");
+            }
             for (int epoch = epoch0; epoch < settings.epochs(); epoch++) {
                 long t0 = System.nanoTime();
                 double lossSum = 0;

@@ -47,15 +47,18 @@ public final class TrainingEngine implements AutoCloseable {
     private final DenseNet net;
     private final int height, width, threads;
     private final String device;
+    private final String dtype;
     private final Map<String, Long> batchesTrackedBase = new LinkedHashMap<>();
     private NativeCore.WeightStore store;
     private NativeCore.Trainer trainer;
     private NativeCore.Engine evalEngine;
     private long forwards;
 
-    private TrainingEngine(DenseNet net, StateDict init, int height, int width, Memory memory, int threads, String device) {
+    private TrainingEngine(DenseNet net, StateDict init, int height, int width, Memory memory, int threads, String device, String dtype) {
         this.net = net;
         this.device = io.densenet4j.Devices.resolve(device);
+        String options = io.densenet4j.Devices.trainOptions(this.device, dtype);
+        this.dtype = dtype;
         this.height = height;
         this.width = width;
         this.threads = threads;
@@ -74,7 +77,7 @@ public final class TrainingEngine implements AutoCloseable {
                 long[] shape = e.getValue();
                 NativeLibrary.run(() -> store.put(k, data, shape, shape.length));
             }
-            trainer = NativeLibrary.call(() -> new NativeCore.Trainer(plan, store, this.device, threads, memory.id()));
+            trainer = NativeLibrary.call(() -> new NativeCore.Trainer(plan, store, this.device, threads, memory.id(), options));
         } catch (RuntimeException ex) {
             close();
             throw ex;
@@ -102,7 +105,22 @@ public final class TrainingEngine implements AutoCloseable {
      */
     public static TrainingEngine create(DenseNetConfig config, StateDict init, int height, int width, Memory memory, int threads,
                                         int plannedBatch, String device) {
-        TrainingEngine t = new TrainingEngine(new DenseNet(config), init, height, width, memory, threads, device);
+        return create(config, init, height, width, memory, threads, plannedBatch, device, "fp32");
+    }
+
+    /**
+     * The same in {@code dtype}: {@code fp32} (true fp32, any device), or on CUDA {@code fp16} or
+     * {@code bf16}: mixed precision as {@code torch.autocast} with {@code GradScaler} (activations
+     * and convolution weights in half precision; master weights, gradients, momentum, BatchNorm
+     * and the head in fp32; fp16 scales the loss dynamically, from 65536, and skips a step whose
+     * gradients hold inf/NaN, as GradScaler does). The scale is not checkpointed: a resumed run
+     * starts again from 65536.
+     *
+     * @throws IllegalArgumentException for another dtype, or fp16/bf16 on the CPU
+     */
+    public static TrainingEngine create(DenseNetConfig config, StateDict init, int height, int width, Memory memory, int threads,
+                                        int plannedBatch, String device, String dtype) {
+        TrainingEngine t = new TrainingEngine(new DenseNet(config), init, height, width, memory, threads, device, dtype);
         if (memory == Memory.NAIVE && t.device.equals("cpu")) {
             long need = t.estimateBytes(plannedBatch);
             long avail = availableBytes();
@@ -132,6 +150,9 @@ public final class TrainingEngine implements AutoCloseable {
     public int height() { return height; }
     /** The device steps run on ({@code cpu}, {@code cuda} or {@code cuda:INDEX}). */
     public String device() { return device; }
+
+    /** The dtype steps run in ({@code fp32}, {@code fp16} or {@code bf16}). */
+    public String dtype() { return dtype; }
     public int width() { return width; }
 
     private NativeCore.Trainer trainer() {

@@ -107,7 +107,7 @@ class TrainCliTest extends CliHarness {
     void benchTrainPrintsStepTimeAndMemory() {
         assertEquals(0, run("bench", "--train", "--arch", "densenet-bc", "--depth", "16", "--growth-rate", "4", "--batch", "4",
                 "--seconds", "0.2", "--threads", "2"), err.toString());
-        assertTrue(out.toString().matches("(?s)arch=densenet-bc-L16 train=true device=cpu memory=efficient batch=4 .*ms_per_step=[0-9.]+ .*peak_native_bytes=[1-9][0-9]* .*"),
+        assertTrue(out.toString().matches("(?s)arch=densenet-bc-L16 train=true device=cpu dtype=fp32 memory=efficient batch=4 .*ms_per_step=[0-9.]+ .*peak_native_bytes=[1-9][0-9]* .*"),
                 out.toString());
     }
 
@@ -125,6 +125,9 @@ class TrainCliTest extends CliHarness {
             {"train", "--dataset", "tensors:" + data, "--device", io.densenet4j.internal.NativeLibrary.cudaAvailable() ? "cuda:99" : "cuda",
                 "--arch", "densenet-bc", "--depth", "10", "--batch", "4", "--steps", "1"},
             {"evaluate", "--weights", dir.resolve("nope.safetensors").toString(), "--dataset", "tensors:" + data},
+            {"train", "--dataset", "tensors:" + data, "--device", "cpu", "--dtype", "fp16", "--arch", "densenet-bc", "--depth", "10"},
+            {"train", "--dataset", "tensors:" + data, "--device", "cpu", "--dtype", "tf32", "--arch", "densenet-bc", "--depth", "10"},
+            {"bench", "--train", "--device", "cpu", "--dtype", "bf16", "--arch", "densenet-bc", "--depth", "10", "--batch", "2"},
         };
         for (String[] args : bad) {
             assertEquals(2, run(args), String.join(" ", args) + " -> " + err);
