@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints the GPU check's table from the JSON lines that scripts/gpu-check collected.
 
-Usage: gpu-table.py RESULTS_DIR   (reads ours.jsonl, torch.jsonl, checks.txt there)
+Usage: gpu-table.py RESULTS_DIR   (reads ours.jsonl, torch.jsonl, deep.jsonl, checks.txt there)
 
 Inference rows: DenseNet-121 224x224 images/s. 'ours e2e' is what a Java caller sees (host
 float arrays in and out, copies included); 'ours resident' is the network alone with its input
@@ -98,6 +98,17 @@ def main():
         print(f"\nbar (L=100, fp32, TF32 off): ours efficient peak / torchvision memory_efficient peak = "
               f"{ours_eff['peak_mem_bytes'] / t_eff['peak_mem_bytes']:.2f} (bar <= 0.5), step time ratio = "
               f"{ours_eff['ms_per_step'] / t_eff['ms_per_step']:.2f} (bar <= 1.1)")
+    cap = load(os.path.join(r, "deep.jsonl"))
+    if cap:
+        print()
+        print("deepest DenseNet-BC k=12 at batch 64 under a hard device-memory cap (one confirming step, scripts/gpu-check deep):")
+        for c in cap:
+            state = "FITS" if c.get("fits") else "does not fit"
+            print(f"  L={c.get('depth')} {c.get('dtype')} cap {c.get('cap_bytes', 0) / 1e9:.1f} GB (CUDA context "
+                  f"{c.get('context_bytes', 0) / 1e9:.2f} GB of it): {state}; model {c.get('estimate_bytes', 0) / 1e9:.2f} GB, "
+                  f"library peak {c.get('peak_mem_bytes', 0) / 1e9:.2f} GB, process {c.get('process_bytes', 0) / 1e9:.2f} GB; "
+                  f"setup {fmt(c.get('setup_s'))} s, step {fmt(c.get('step_s'))} s, loss {fmt(c.get('loss'), 4)}"
+                  + (f"; {c['error']}" if c.get("error") else ""))
     errors = [t for t in torch if "error" in t]
     for e in errors:
         print(f"PyTorch error: {e.get('what')}: {e.get('error')}")

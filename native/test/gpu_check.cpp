@@ -39,6 +39,15 @@
 //       Without WEIGHTS, a torchvision-style fresh initialisation. --dtype fp32|fp16|bf16.
 //   gpu_check train-estimate PLAN --batch B [--memory M] [--dtype D]
 //       the trainer's estimate of its device bytes at batch B (no GPU needed).
+//   gpu_check train-cap PLAN [PLAN ...] --batch B --cap-bytes X [--dtype D] [--options ...]
+//       one confirming training step under a hard device-memory cap: everything on the GPU but
+//       X bytes (less what this process already holds: its CUDA context) is taken by a ballast
+//       allocation first, so the trainer, cuDNN and their workspaces must fit in X. The plans
+//       are tried deepest first (algo=heuristic: cuDNN's ranking instead of the timed search of
+//       thousands of distinct shapes) until one step, forward_backward and sgd_step, finishes.
+//       One JSON line per attempt: depth, the memory model's estimate_bytes, whether it fit,
+//       the library's peak bytes, the process's device bytes after the step (context included),
+//       setup and step seconds; exit 0 when some plan fit.
 //   gpu_check probe
 // Exit 0 when every check passes, 1 on a failed check, 2 on bad usage or an error.
 #include <algorithm>
@@ -52,6 +61,8 @@
 #include <random>
 #include <sstream>
 
+#include <cuda_runtime_api.h>
+
 #include "common/backend.h"
 #include "cuda/cuda_entry.h"
 #include "safetensors.h"
@@ -64,6 +75,7 @@ struct Args {
     std::string dtype = "fp32", options, name, memory;
     int64_t n = 2, batch = 1;
     double seconds = 2.0;
+    double cap_bytes = 0;
 };
 
 std::string read_text(const std::string& path) {
@@ -566,19 +578,41 @@ int train_golden(const std::string& plan_path, const std::string& wpath, const s
 /**
  * Fresh weights for every tensor a training plan names, as torchvision's DenseNet initialises
  * them: convs kaiming normal (fan in, gain sqrt 2), BatchNorm weight 1, bias 0, running mean 0,
- * running var 1, the classifier nn.Linear's default uniform weight and a zero bias.
+ * running var 1, the classifier nn.Linear's default uniform weight and a zero bias. Without
+ * `values`, conv and linear weights are zeros (shapes only: for estimate_bytes, fast at any depth).
  */
-std::unique_ptr<dn4j::WeightStore> fresh_weights(const dn4j::Plan& plan, unsigned seed) {
+std::unique_ptr<dn4j::WeightStore> fresh_weights(const dn4j::Plan& plan, unsigned seed, bool values = true) {
     auto store = std::make_unique<dn4j::WeightStore>();
     std::mt19937 rng(seed);
-    auto put = [&](const std::string& name, std::vector<int64_t> shape, std::vector<float> v) {
+    auto put = [&](const std::string& name, const std::vector<int64_t>& shape, const std::vector<float>& v) {
         store->put(name, v.data(), shape.data(), static_cast<int>(shape.size()));
     };
+    // normal draws by Box-Muller on a splitmix64 stream: fast enough for a billion weights
+    uint64_t state = 0x9e3779b97f4a7c15ULL * (seed + 1);
+    auto uniform = [&]() {
+        uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        return (static_cast<double>(z >> 11) + 0.5) * 0x1p-53;  // (0, 1)
+    };
     auto conv = [&](const std::string& name, int cout, int cin, int k) {
-        std::normal_distribution<float> d(0.f, std::sqrt(2.0f / (cin * k * k)));
-        std::vector<float> v(static_cast<size_t>(cout) * cin * k * k);
-        for (auto& x : v) x = d(rng);
-        put(name, {cout, cin, k, k}, v);
+        // filled in place (no copy: a deep plan has gigabytes of conv weights); without
+        // `values` left as allocated, never read (estimate_only)
+        float sd = std::sqrt(2.0f / (cin * k * k));
+        dn4j::StoredTensor t;
+        t.shape = {cout, cin, k, k};
+        t.data.resize(static_cast<size_t>(t.numel()));
+        float* v = t.data.data();
+        size_t count = t.data.size();
+        if (values) {
+            for (size_t i = 0; i < count; i += 2) {
+                double r = std::sqrt(-2.0 * std::log(uniform())), a = 6.283185307179586 * uniform();
+                v[i] = static_cast<float>(sd * r * std::cos(a));
+                if (i + 1 < count) v[i + 1] = static_cast<float>(sd * r * std::sin(a));
+            }
+        }
+        store->impl->tensors[name] = std::move(t);
     };
     auto bn = [&](const std::string& pre, int c) {
         put(pre + ".weight", {c}, std::vector<float>(c, 1.f));
@@ -614,7 +648,8 @@ std::unique_ptr<dn4j::WeightStore> fresh_weights(const dn4j::Plan& plan, unsigne
             float bound = 1.0f / std::sqrt(static_cast<float>(c));
             std::uniform_real_distribution<float> u(-bound, bound);
             std::vector<float> w(static_cast<size_t>(k) * c);
-            for (auto& x : w) x = u(rng);
+            if (values)
+                for (auto& x : w) x = u(rng);
             put(op.str("fc") + ".weight", {k, c}, w);
             put(op.str("fc") + ".bias", {k}, std::vector<float>(k, 0.f));
         }
@@ -678,10 +713,100 @@ int train_bench(const std::string& plan_path, const std::string& wpath, const Ar
     return std::isfinite(loss) ? 0 : 1;
 }
 
+/** JSON-safe text (error messages go into a string field). */
+std::string json_text(const std::string& t) {
+    std::string o;
+    for (char ch : t) {
+        if (ch == '"' || ch == '\\') o += '\\';
+        if (ch == '\n') { o += ' '; continue; }
+        o += ch;
+    }
+    return o;
+}
+
+int train_cap(const std::vector<std::string>& plan_paths, const Args& a) {
+    if (a.cap_bytes <= 0) throw std::runtime_error("train-cap needs --cap-bytes");
+    std::string memory = a.memory.empty() ? "efficient" : a.memory;
+    struct Cand {
+        std::string path;
+        dn4j::Plan plan;
+        int depth;
+    };
+    std::vector<Cand> cands;
+    for (const auto& p : plan_paths) {
+        dn4j::Plan plan = dn4j::Plan::parse(read_text(p));
+        int d = depth_of(plan);
+        cands.push_back({p, std::move(plan), d});
+    }
+    std::sort(cands.begin(), cands.end(), [](const Cand& x, const Cand& y) { return x.depth > y.depth; });
+    // this runtime and the library's share the device's primary context: create it, then see
+    // what the process (and anything else on the GPU) holds before the trainer exists
+    if (cudaSetDevice(0) != cudaSuccess || cudaFree(nullptr) != cudaSuccess) throw std::runtime_error("no CUDA device 0");
+    size_t free0 = 0, total = 0;
+    cudaMemGetInfo(&free0, &total);
+    double held = static_cast<double>(total - free0);  // context (and any other process): counted against the cap
+    if (held >= a.cap_bytes) throw std::runtime_error("the CUDA context alone holds more than the cap");
+    size_t ballast_bytes = free0 - static_cast<size_t>(a.cap_bytes - held);
+    void* ballast = nullptr;
+    if (cudaMalloc(&ballast, ballast_bytes) != cudaSuccess) throw std::runtime_error("cannot allocate the ballast");
+    int64_t n = a.batch;
+    int rc = 1;
+    for (const Cand& c : cands) {
+        int classes = classes_of(c.plan);
+        int64_t estimate = -1;
+        {
+            auto shapes = fresh_weights(c.plan, 1, false);
+            auto est = make_trainer(c.plan, *shapes, memory, "estimate_only=1 dtype=" + a.dtype + " " + a.options);
+            estimate = est->estimate_bytes(n);
+        }
+        auto store = fresh_weights(c.plan, 1);
+        auto x = random_input(static_cast<size_t>(n) * c.plan.in_c * c.plan.in_h * c.plan.in_w, 5);
+        std::vector<int64_t> y(static_cast<size_t>(n));
+        for (int64_t i = 0; i < n; i++) y[static_cast<size_t>(i)] = i % classes;
+        dn4j_cuda_bytes_reset_peak();
+        auto t0 = std::chrono::steady_clock::now();
+        double setup_s = 0, step_s = 0, loss = 0;
+        size_t process_bytes = 0;
+        std::string error;
+        bool fits = false;
+        try {
+            auto tr = make_trainer(c.plan, *store, memory, "algo=heuristic dtype=" + a.dtype + " " + a.options);
+            setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            t0 = std::chrono::steady_clock::now();
+            loss = tr->forward_backward(x.data(), y.data(), n, 0, nullptr);
+            tr->sgd_step(0.1f, 0.9f, 1e-4f, true);
+            tr->sync_weights();  // waits for the step
+            step_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            size_t fr = 0, tot = 0;
+            cudaMemGetInfo(&fr, &tot);
+            process_bytes = tot - fr - ballast_bytes;
+            fits = std::isfinite(loss);
+            if (!fits) error = "non-finite loss";
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        std::printf("{\"ours\":\"densenet4j\",\"kind\":\"train-cap\",\"name\":\"densenet-bc-%d\",\"depth\":%d,"
+                    "\"batch\":%lld,\"dtype\":\"%s\",\"memory\":\"%s\",\"cap_bytes\":%.0f,\"context_bytes\":%.0f,"
+                    "\"fits\":%s,\"estimate_bytes\":%lld,\"peak_mem_bytes\":%lld,\"process_bytes\":%zu,"
+                    "\"setup_s\":%.2f,\"step_s\":%.2f,\"loss\":%.6f,\"error\":\"%s\"}\n",
+                    c.depth, c.depth, static_cast<long long>(n), a.dtype.c_str(), memory.c_str(), a.cap_bytes, held,
+                    fits ? "true" : "false", static_cast<long long>(estimate),
+                    static_cast<long long>(dn4j_cuda_bytes_peak()), process_bytes, setup_s, step_s, loss,
+                    json_text(error).c_str());
+        std::fflush(stdout);
+        if (fits) {
+            rc = 0;
+            break;
+        }
+    }
+    cudaFree(ballast);
+    return rc;
+}
+
 int train_estimate(const std::string& plan_path, const Args& a) {
     dn4j::Plan plan = dn4j::Plan::parse(read_text(plan_path));
     std::string memory = a.memory.empty() ? "efficient" : a.memory;
-    auto store = fresh_weights(plan, 1);
+    auto store = fresh_weights(plan, 1, false);
     auto tr = make_trainer(plan, *store, memory, "estimate_only=1 dtype=" + a.dtype + " " + a.options);
     std::printf("%lld\n", static_cast<long long>(tr->estimate_bytes(a.batch)));
     return 0;
@@ -691,7 +816,7 @@ int train_estimate(const std::string& plan_path, const Args& a) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: gpu_check golden|sentinel|bench|train-golden|train-bench|train-estimate|probe ... (see native/test/gpu_check.cpp)\n");
+        std::fprintf(stderr, "usage: gpu_check golden|sentinel|bench|train-golden|train-bench|train-estimate|train-cap|probe ... (see native/test/gpu_check.cpp)\n");
         return 2;
     }
     std::string cmd = argv[1];
@@ -710,6 +835,7 @@ int main(int argc, char** argv) {
             else if (k == "--n") a.n = std::stoll(val());
             else if (k == "--batch") a.batch = std::stoll(val());
             else if (k == "--seconds") a.seconds = std::stod(val());
+            else if (k == "--cap-bytes") a.cap_bytes = std::stod(val());
             else if (k == "--memory") {
                 a.memory = val();
                 if (a.memory != "efficient" && a.memory != "naive")
@@ -736,6 +862,7 @@ int main(int argc, char** argv) {
         if (cmd == "train-bench" && (pos.size() == 1 || pos.size() == 2))
             return train_bench(pos[0], pos.size() == 2 ? pos[1] : "", a);
         if (cmd == "train-estimate" && pos.size() == 1) return train_estimate(pos[0], a);
+        if (cmd == "train-cap" && !pos.empty()) return train_cap(pos, a);
         std::fprintf(stderr, "gpu_check: bad arguments for '%s'\n", cmd.c_str());
         return 2;
     } catch (const std::exception& e) {

@@ -15,7 +15,8 @@
 //
 // Convolutions: cuDNN's legacy API on dense NHWC tensors (true fp32: FMA math only), the
 // algorithms found once per shape with cudnnFind*AlgorithmEx (deterministic ones preferred,
-// workspace bounded), one shared workspace. A conv never reads or writes a strided channel
+// workspace bounded; algo=heuristic takes cuDNN's own ranking instead, for networks of thousands
+// of distinct shapes where the timed search would dominate), one shared workspace. A conv never reads or writes a strided channel
 // slice: own kernels copy between slices and dense scratch (cuDNN 9 refuses some strided
 // outputs). Everything runs on the trainer's own stream.
 //
@@ -58,6 +59,7 @@ struct TrainOptions {
     size_t workspace_limit = size_t{256} << 20;
     bool deterministic = true;
     bool estimate_only = false;  // no device work: only estimate_bytes() and the parameter list answer
+    bool heuristic = false;      // algo=heuristic: cuDNN's ranking (cudnnGet*_v7), no timed search
     std::string dtype = "fp32";  // activations and conv weights as cuDNN sees them: fp32, fp16 or bf16
     float loss_scale = 65536.f;  // fp16: the initial loss scale (bf16: always 1)
 
@@ -75,6 +77,9 @@ struct TrainOptions {
                 o.deterministic = option_flag(k, v);
             } else if (k == "estimate_only") {
                 o.estimate_only = option_flag(k, v);
+            } else if (k == "algo") {
+                DN_CHECK(v == "find" || v == "heuristic", "cuda trainer algo must be find or heuristic, got '", v, "'");
+                o.heuristic = v == "heuristic";
             } else if (k == "dtype") {
                 DN_CHECK(v == "fp32" || v == "fp16" || v == "bf16",
                          "cuda trainer dtype must be fp32, fp16 or bf16, got '", v, "'");
@@ -91,7 +96,7 @@ struct TrainOptions {
                 o.loss_scale = static_cast<float>(ls);
             } else {
                 fail("unknown cuda trainer option '", k,
-                     "' (expected memory, device, workspace_mb, deterministic, estimate_only, dtype, loss_scale)");
+                     "' (expected memory, device, workspace_mb, deterministic, estimate_only, dtype, loss_scale, algo)");
             }
         });
         return o;
@@ -343,7 +348,8 @@ public:
     void tune(Ctx<T>& c, const T* x, const T* w, T* y, T* dx, T* dw, void* find_ws, size_t find_bytes,
               size_t& ws_need) {
         const TrainOptions& o = *c.opt;
-        std::string key = key_ + " ws" + std::to_string(o.workspace_limit >> 20) + (o.deterministic ? " det" : "");
+        std::string key = key_ + " ws" + std::to_string(o.workspace_limit >> 20) + (o.deterministic ? " det" : "") +
+                          (o.heuristic ? " heur" : "");
         std::unique_lock<std::mutex> lock(g_train_algo_mutex);
         auto f = g_fwd_cache.find(key);
         if (f != g_fwd_cache.end()) {
@@ -352,9 +358,13 @@ public:
             lock.unlock();
             cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
             int got = 0;
-            DN_CUDNN(cudnnFindConvolutionForwardAlgorithmEx(c.dnn, x_, x, w_, w, cd_, y_, y,
-                                                            CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf, find_ws,
-                                                            find_bytes));
+            if (o.heuristic)
+                DN_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(c.dnn, x_, w_, cd_, y_, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                                &got, perf));
+            else
+                DN_CUDNN(cudnnFindConvolutionForwardAlgorithmEx(c.dnn, x_, x, w_, w, cd_, y_, y,
+                                                                CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf, find_ws,
+                                                                find_bytes));
             fwd_ = choose<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t>(perf, got, o, !kMixed<T>, "forward",
                                                                                    key_);
             lock.lock();
@@ -368,9 +378,13 @@ public:
                 lock.unlock();
                 cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
                 int got = 0;
-                DN_CUDNN(cudnnFindConvolutionBackwardDataAlgorithmEx(c.dnn, w_, w, y_, y, cd_, x_, dx,
-                                                                     CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got,
-                                                                     perf, find_ws, find_bytes));
+                if (o.heuristic)
+                    DN_CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+                        c.dnn, w_, y_, cd_, x_, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf));
+                else
+                    DN_CUDNN(cudnnFindConvolutionBackwardDataAlgorithmEx(c.dnn, w_, w, y_, y, cd_, x_, dx,
+                                                                         CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got,
+                                                                         perf, find_ws, find_bytes));
                 data_ = choose<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t>(
                     perf, got, o, !kMixed<T>, "backward-data", key_);
                 lock.lock();
@@ -384,9 +398,13 @@ public:
             lock.unlock();
             cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
             int got = 0;
-            DN_CUDNN(cudnnFindConvolutionBackwardFilterAlgorithmEx(c.dnn, x_, x, y_, y, cd_, w_, dw,
-                                                                   CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf,
-                                                                   find_ws, find_bytes));
+            if (o.heuristic)
+                DN_CUDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+                    c.dnn, x_, y_, cd_, w_, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf));
+            else
+                DN_CUDNN(cudnnFindConvolutionBackwardFilterAlgorithmEx(c.dnn, x_, x, y_, y, cd_, w_, dw,
+                                                                       CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got,
+                                                                       perf, find_ws, find_bytes));
             filter_ = choose<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t>(
                 perf, got, o, !kMixed<T>, "backward-filter", key_);
             lock.lock();
@@ -1238,7 +1256,7 @@ private:
             size_t ws_need = 0;
             {
                 // the candidates' benchmark may use up to the bound; only the chosen size is kept
-                DeviceBuffer find_ws(opt_.workspace_limit);
+                DeviceBuffer find_ws(opt_.heuristic ? 0 : opt_.workspace_limit);
                 for (auto& m : modules_) m->tune(c, find_ws.get(), find_ws.bytes(), ws_need);
                 DN_CUDA(cudaStreamSynchronize(s));
             }
