@@ -39,9 +39,10 @@ def main():
         print(f"peer: {env.get('peer')} on {env.get('gpu', env.get('device'))}, cuDNN {env.get('cudnn')}")
     plain = [o for o in ours if o.get("kind") == "infer" and not o.get("options")]
     eager = {(t["dtype"], t["batch"]): t for t in torch if t.get("kind") == "infer" and t.get("mode") == "eager"}
-    print()
-    print("| dtype | batch | ours e2e img/s | ours resident img/s | PyTorch eager img/s | ratio | ours peak MiB | PyTorch peak MiB |")
-    print("|---|---|---|---|---|---|---|---|")
+    if plain:
+        print()
+        print("| dtype | batch | ours e2e img/s | ours resident img/s | PyTorch eager img/s | ratio | ours peak MiB | PyTorch peak MiB |")
+        print("|---|---|---|---|---|---|---|---|")
     for o in plain:
         t = eager.get((o["dtype"], o["batch"]), {})
         ti = t.get("img_per_s")
