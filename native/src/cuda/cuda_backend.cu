@@ -164,7 +164,8 @@ public:
             DN_CUDNN(cudnnSetTensor4dDescriptorEx(s.y, Dt<T>::v, s.imgs, cout, ho, wo, static_cast<int>(y_img_), 1,
                                                   static_cast<int>(int64_t(wo) * y_ldc), static_cast<int>(y_ldc)));
             std::ostringstream key;
-            key << Dt<T>::v << "/" << c.math << " x" << s.imgs << "," << cin << "," << h << "," << w << "/" << x_ldc
+            // the device too: one process may drive GPUs of different models
+            key << "gpu" << c.opt->device << " " << Dt<T>::v << "/" << c.math << " x" << s.imgs << "," << cin << "," << h << "," << w << "/" << x_ldc
                 << " w" << cout << "," << k << " s" << stride << " p" << pad << " y" << ho << "," << wo << "/" << y_ldc;
             s.key = key.str();
         }

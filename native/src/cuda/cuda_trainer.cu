@@ -349,7 +349,7 @@ public:
               size_t& ws_need) {
         const TrainOptions& o = *c.opt;
         std::string key = key_ + " ws" + std::to_string(o.workspace_limit >> 20) + (o.deterministic ? " det" : "") +
-                          (o.heuristic ? " heur" : "");
+                          (o.heuristic ? " heur" : "") + " gpu" + std::to_string(o.device);
         std::unique_lock<std::mutex> lock(g_train_algo_mutex);
         auto f = g_fwd_cache.find(key);
         if (f != g_fwd_cache.end()) {
