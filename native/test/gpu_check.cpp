@@ -579,7 +579,8 @@ int train_golden(const std::string& plan_path, const std::string& wpath, const s
  * Fresh weights for every tensor a training plan names, as torchvision's DenseNet initialises
  * them: convs kaiming normal (fan in, gain sqrt 2), BatchNorm weight 1, bias 0, running mean 0,
  * running var 1, the classifier nn.Linear's default uniform weight and a zero bias. Without
- * `values`, conv and linear weights are zeros (shapes only: for estimate_bytes, fast at any depth).
+ * `values`, conv weights are left uninitialised and the classifier's zero (shapes only, for
+ * estimate_only trainers: fast at any depth; never upload them).
  */
 std::unique_ptr<dn4j::WeightStore> fresh_weights(const dn4j::Plan& plan, unsigned seed, bool values = true) {
     auto store = std::make_unique<dn4j::WeightStore>();
@@ -598,7 +599,7 @@ std::unique_ptr<dn4j::WeightStore> fresh_weights(const dn4j::Plan& plan, unsigne
     };
     auto conv = [&](const std::string& name, int cout, int cin, int k) {
         // filled in place (no copy: a deep plan has gigabytes of conv weights); without
-        // `values` left as allocated, never read (estimate_only)
+        // `values` left uninitialised, never read (estimate_only)
         float sd = std::sqrt(2.0f / (cin * k * k));
         dn4j::StoredTensor t;
         t.shape = {cout, cin, k, k};
@@ -725,8 +726,10 @@ std::string json_text(const std::string& t) {
 }
 
 int train_cap(const std::vector<std::string>& plan_paths, const Args& a) {
-    if (a.cap_bytes <= 0) throw std::runtime_error("train-cap needs --cap-bytes");
+    if (!(a.cap_bytes > 0) || !std::isfinite(a.cap_bytes)) throw std::runtime_error("train-cap needs --cap-bytes > 0");
     std::string memory = a.memory.empty() ? "efficient" : a.memory;
+    // the ballast goes on device 0: the trainer must be there too
+    if (a.options.find("device=") != std::string::npos) throw std::runtime_error("train-cap runs on device 0 only");
     struct Cand {
         std::string path;
         dn4j::Plan plan;
@@ -743,10 +746,13 @@ int train_cap(const std::vector<std::string>& plan_paths, const Args& a) {
     // what the process (and anything else on the GPU) holds before the trainer exists
     if (cudaSetDevice(0) != cudaSuccess || cudaFree(nullptr) != cudaSuccess) throw std::runtime_error("no CUDA device 0");
     size_t free0 = 0, total = 0;
-    cudaMemGetInfo(&free0, &total);
+    if (cudaMemGetInfo(&free0, &total) != cudaSuccess) throw std::runtime_error("cudaMemGetInfo failed");
+    if (a.cap_bytes > static_cast<double>(total))
+        throw std::runtime_error("the GPU has " + std::to_string(total) + " bytes, less than --cap-bytes");
     double held = static_cast<double>(total - free0);  // context (and any other process): counted against the cap
     if (held >= a.cap_bytes) throw std::runtime_error("the CUDA context alone holds more than the cap");
-    size_t ballast_bytes = free0 - static_cast<size_t>(a.cap_bytes - held);
+    size_t room = static_cast<size_t>(a.cap_bytes - held);
+    size_t ballast_bytes = free0 > room ? free0 - room : 0;
     void* ballast = nullptr;
     if (cudaMalloc(&ballast, ballast_bytes) != cudaSuccess) throw std::runtime_error("cannot allocate the ballast");
     int64_t n = a.batch;
@@ -770,7 +776,7 @@ int train_cap(const std::vector<std::string>& plan_paths, const Args& a) {
         std::string error;
         bool fits = false;
         try {
-            auto tr = make_trainer(c.plan, *store, memory, "algo=heuristic dtype=" + a.dtype + " " + a.options);
+            auto tr = make_trainer(c.plan, *store, memory, "algo=heuristic admit=1 dtype=" + a.dtype + " " + a.options);
             setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             t0 = std::chrono::steady_clock::now();
             loss = tr->forward_backward(x.data(), y.data(), n, 0, nullptr);
@@ -788,10 +794,11 @@ int train_cap(const std::vector<std::string>& plan_paths, const Args& a) {
         std::printf("{\"ours\":\"densenet4j\",\"kind\":\"train-cap\",\"name\":\"densenet-bc-%d\",\"depth\":%d,"
                     "\"batch\":%lld,\"dtype\":\"%s\",\"memory\":\"%s\",\"cap_bytes\":%.0f,\"context_bytes\":%.0f,"
                     "\"fits\":%s,\"estimate_bytes\":%lld,\"peak_mem_bytes\":%lld,\"process_bytes\":%zu,"
-                    "\"setup_s\":%.2f,\"step_s\":%.2f,\"loss\":%.6f,\"error\":\"%s\"}\n",
+                    "\"setup_s\":%.2f,\"step_s\":%.2f,\"loss\":%s,\"error\":\"%s\"}\n",
                     c.depth, c.depth, static_cast<long long>(n), a.dtype.c_str(), memory.c_str(), a.cap_bytes, held,
                     fits ? "true" : "false", static_cast<long long>(estimate),
-                    static_cast<long long>(dn4j_cuda_bytes_peak()), process_bytes, setup_s, step_s, loss,
+                    static_cast<long long>(dn4j_cuda_bytes_peak()), process_bytes, setup_s, step_s,
+                    std::isfinite(loss) ? std::to_string(loss).c_str() : "null",
                     json_text(error).c_str());
         std::fflush(stdout);
         if (fits) {

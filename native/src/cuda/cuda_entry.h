@@ -36,7 +36,10 @@ dn4j::Backend* dn4j_cuda_make_backend(const dn4j::Plan* plan, const dn4j::Weight
  *  scaling as torch.cuda.amp.GradScaler, bf16 unscaled; a step whose gradients hold inf/NaN is
  *  skipped by sgd_step; read_grad gives the unscaled gradients; describe() reports the scale
  *  and the skipped steps), loss_scale=S (fp16's initial loss scale, a power of two, default
- *  65536). Throws dn4j::Error on any problem. */
+ *  65536), algo=find|heuristic (default find: cuDNN times the candidates once per shape;
+ *  heuristic takes cuDNN's ranking, for networks of thousands of distinct shapes), admit=F
+ *  (a batch's activation bytes must be within this share of the free device bytes, default 0.9).
+ *  Throws dn4j::Error on any problem. */
 dn4j::TrainBackend* dn4j_cuda_make_trainer(const dn4j::Plan* plan, dn4j::WeightStore::Impl* weights,
                                            const char* options);
 

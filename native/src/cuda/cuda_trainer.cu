@@ -60,6 +60,7 @@ struct TrainOptions {
     bool deterministic = true;
     bool estimate_only = false;  // no device work: only estimate_bytes() and the parameter list answer
     bool heuristic = false;      // algo=heuristic: cuDNN's ranking (cudnnGet*_v7), no timed search
+    double admit = 0.9;          // prepare(): a batch's bytes must be within this share of the free device bytes
     std::string dtype = "fp32";  // activations and conv weights as cuDNN sees them: fp32, fp16 or bf16
     float loss_scale = 65536.f;  // fp16: the initial loss scale (bf16: always 1)
 
@@ -80,6 +81,11 @@ struct TrainOptions {
             } else if (k == "algo") {
                 DN_CHECK(v == "find" || v == "heuristic", "cuda trainer algo must be find or heuristic, got '", v, "'");
                 o.heuristic = v == "heuristic";
+            } else if (k == "admit") {
+                char* end = nullptr;
+                double f = std::strtod(v.c_str(), &end);
+                DN_CHECK(!v.empty() && *end == 0 && f > 0 && f <= 1, "cuda trainer admit must be in (0, 1], got '", v, "'");
+                o.admit = f;
             } else if (k == "dtype") {
                 DN_CHECK(v == "fp32" || v == "fp16" || v == "bf16",
                          "cuda trainer dtype must be fp32, fp16 or bf16, got '", v, "'");
@@ -356,17 +362,25 @@ public:
             fwd_ = f->second;
         } else {
             lock.unlock();
-            cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-            int got = 0;
+            // as many results as cuDNN can return (tensor-op variants come on top of the algorithm count)
+            int max_count = 0;
+            DN_CUDNN(cudnnGetConvolutionForwardAlgorithmMaxCount(c.dnn, &max_count));
+            std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(std::max(max_count, int{CUDNN_CONVOLUTION_FWD_ALGO_COUNT}));
+            int got = 0, want = static_cast<int>(perf.size());
             if (o.heuristic)
-                DN_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(c.dnn, x_, w_, cd_, y_, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                                &got, perf));
+                DN_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(c.dnn, x_, w_, cd_, y_, want, &got, perf.data()));
             else
-                DN_CUDNN(cudnnFindConvolutionForwardAlgorithmEx(c.dnn, x_, x, w_, w, cd_, y_, y,
-                                                                CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf, find_ws,
-                                                                find_bytes));
-            fwd_ = choose<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t>(perf, got, o, !kMixed<T>, "forward",
-                                                                                   key_);
+                DN_CUDNN(cudnnFindConvolutionForwardAlgorithmEx(c.dnn, x_, x, w_, w, cd_, y_, y, want, &got, perf.data(),
+                                                                find_ws, find_bytes));
+            fwd_ = choose<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t>(perf.data(), got, o, !kMixed<T>,
+                                                                                   "forward", key_);
+            if (o.heuristic) {  // no measured run behind _v7's numbers: ask for the chosen one's workspace
+                size_t b = 0;
+                math(fwd_.math);
+                DN_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(c.dnn, x_, w_, cd_, y_, fwd_.algo, &b));
+                math(kMixed<T> ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
+                fwd_.ws = std::max(fwd_.ws, b);
+            }
             lock.lock();
             g_fwd_cache[key] = fwd_;
         }
@@ -376,17 +390,25 @@ public:
                 data_ = d->second;
             } else {
                 lock.unlock();
-                cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-                int got = 0;
+                int max_count = 0;
+                DN_CUDNN(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(c.dnn, &max_count));
+                std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(
+                    std::max(max_count, int{CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT}));
+                int got = 0, want = static_cast<int>(perf.size());
                 if (o.heuristic)
-                    DN_CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-                        c.dnn, w_, y_, cd_, x_, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf));
+                    DN_CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(c.dnn, w_, y_, cd_, x_, want, &got, perf.data()));
                 else
-                    DN_CUDNN(cudnnFindConvolutionBackwardDataAlgorithmEx(c.dnn, w_, w, y_, y, cd_, x_, dx,
-                                                                         CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got,
-                                                                         perf, find_ws, find_bytes));
+                    DN_CUDNN(cudnnFindConvolutionBackwardDataAlgorithmEx(c.dnn, w_, w, y_, y, cd_, x_, dx, want, &got,
+                                                                         perf.data(), find_ws, find_bytes));
                 data_ = choose<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t>(
-                    perf, got, o, !kMixed<T>, "backward-data", key_);
+                    perf.data(), got, o, !kMixed<T>, "backward-data", key_);
+                if (o.heuristic) {
+                    size_t b = 0;
+                    math(data_.math);
+                    DN_CUDNN(cudnnGetConvolutionBackwardDataWorkspaceSize(c.dnn, w_, y_, cd_, x_, data_.algo, &b));
+                    math(kMixed<T> ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
+                    data_.ws = std::max(data_.ws, b);
+                }
                 lock.lock();
                 g_data_cache[key] = data_;
             }
@@ -396,17 +418,25 @@ public:
             filter_ = fl->second;
         } else {
             lock.unlock();
-            cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-            int got = 0;
+            int max_count = 0;
+            DN_CUDNN(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(c.dnn, &max_count));
+            std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(
+                std::max(max_count, int{CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT}));
+            int got = 0, want = static_cast<int>(perf.size());
             if (o.heuristic)
-                DN_CUDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-                    c.dnn, x_, y_, cd_, w_, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf));
+                DN_CUDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c.dnn, x_, y_, cd_, w_, want, &got, perf.data()));
             else
-                DN_CUDNN(cudnnFindConvolutionBackwardFilterAlgorithmEx(c.dnn, x_, x, y_, y, cd_, w_, dw,
-                                                                       CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got,
-                                                                       perf, find_ws, find_bytes));
+                DN_CUDNN(cudnnFindConvolutionBackwardFilterAlgorithmEx(c.dnn, x_, x, y_, y, cd_, w_, dw, want, &got,
+                                                                       perf.data(), find_ws, find_bytes));
             filter_ = choose<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t>(
-                perf, got, o, !kMixed<T>, "backward-filter", key_);
+                perf.data(), got, o, !kMixed<T>, "backward-filter", key_);
+            if (o.heuristic) {
+                size_t b = 0;
+                math(filter_.math);
+                DN_CUDNN(cudnnGetConvolutionBackwardFilterWorkspaceSize(c.dnn, x_, y_, cd_, w_, filter_.algo, &b));
+                math(kMixed<T> ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
+                filter_.ws = std::max(filter_.ws, b);
+            }
             lock.lock();
             g_filter_cache[key] = filter_;
         }
@@ -940,8 +970,15 @@ public:
             return;
         }
         open_device(opt.device, &ctx_.stream, &ctx_.dnn);
-        build(w);
-        upload();
+        try {
+            build(w);
+            upload();
+        } catch (...) {  // the destructor does not run for a throwing constructor
+            cudaStreamSynchronize(ctx_.stream);
+            modules_.clear();
+            close_device(ctx_.stream, ctx_.dnn);
+            throw;
+        }
     }
 
     ~CudaTrainer() override {
@@ -1209,9 +1246,9 @@ private:
         size_t free_b = 0, total_b = 0;
         DN_CUDA(cudaMemGetInfo(&free_b, &total_b));
         int64_t need = batch_bytes(n);
-        DN_CHECK(static_cast<double>(need) <= 0.9 * static_cast<double>(free_b), "cuda trainer: batch ", n, " in ",
+        DN_CHECK(static_cast<double>(need) <= opt_.admit * static_cast<double>(free_b), "cuda trainer: batch ", n, " in ",
                  opt_.naive ? "naive" : "efficient", " memory mode needs about ", need / 1e9, " GB of device memory (",
-                 estimate_bytes(n) / 1e9, " GB with the parameters), over 90% of the ", free_b / 1e9,
+                 estimate_bytes(n) / 1e9, " GB with the parameters), over ", opt_.admit * 100, "% of the ", free_b / 1e9,
                  " GB free; use a smaller batch", opt_.naive ? " or memory=efficient" : "");
         try {
             auto& c = ctx_;
