@@ -15,7 +15,7 @@ import java.util.Locale;
 
 /** Per-epoch metrics: {@code metrics.csv} and a PNG plot of the loss and accuracy curves (XChart). */
 public final class Metrics {
-    /** One epoch's figures; accuracies in [0, 1], losses mean cross-entropy. */
+    /** One epoch's figures; epochs count from 1 (as the log does), accuracies in [0, 1], losses mean cross-entropy. */
     public record Row(int epoch, long step, double lr, double trainLoss, double trainAccuracy, double testLoss, double testAccuracy,
                       double imagesPerSecond, double seconds) {}
 
@@ -25,14 +25,20 @@ public final class Metrics {
     public void add(Row r) { rows.add(r); }
     public List<Row> rows() { return rows; }
 
-    /** Parses CSV text as {@link #csv()} writes it. */
+    /**
+     * Parses CSV text as {@link #csv()} writes it. Metrics whose first epoch is 0 (checkpoints from
+     * before epochs counted from 1) are renumbered from 1.
+     */
     public static Metrics parse(String text) {
         Metrics m = new Metrics();
+        int shift = -1;  // set by the first row: 1 for 0-based metrics, else 0
         try {
             for (String line : text.split("\n")) {
                 if (line.isBlank() || line.startsWith("epoch")) continue;
                 String[] p = line.split(",");
-                m.add(new Row(Integer.parseInt(p[0]), Long.parseLong(p[1]), Double.parseDouble(p[2]), Double.parseDouble(p[3]),
+                int epoch = Integer.parseInt(p[0]);
+                if (shift < 0) shift = epoch == 0 ? 1 : 0;
+                m.add(new Row(epoch + shift, Long.parseLong(p[1]), Double.parseDouble(p[2]), Double.parseDouble(p[3]),
                         Double.parseDouble(p[4]), Double.parseDouble(p[5]), Double.parseDouble(p[6]), Double.parseDouble(p[7]),
                         Double.parseDouble(p[8])));
             }
@@ -67,7 +73,7 @@ public final class Metrics {
     private void plot(Path png) throws IOException {
         List<Double> x = new ArrayList<>(), trl = new ArrayList<>(), tel = new ArrayList<>(), tra = new ArrayList<>(), tea = new ArrayList<>();
         for (Row r : rows) {
-            x.add((double) r.epoch + 1);
+            x.add((double) r.epoch);
             trl.add(r.trainLoss);
             tel.add(r.testLoss);
             tra.add(100 * r.trainAccuracy);

@@ -15,6 +15,9 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -71,6 +74,7 @@ class TrainerTest {
             assertEquals(12, rest.steps());
             assertSameState(full.state(), rest.state());
             assertEquals(full.test().correct(), rest.test().correct());
+            assertEquals(List.of(1, 2), epochs(Metrics.parse(assertDoesNotThrowRead(d.resolve("metrics.csv")))), "stopped at step " + stopAt);
         }
         // the uninterrupted run really moved the weights, and BatchNorm counted every forward pass
         assertFalse(Arrays.equals(init.require("classifier.weight").floats(), full.state().require("classifier.weight").floats()));
@@ -102,6 +106,30 @@ class TrainerTest {
         assertTrue(Files.exists(dir.resolve("plot.png")));
         assertEquals(2, Metrics.parse(ck.run().get("metrics")).rows().size(), "the checkpoint carries one metrics row per epoch");
         assertEquals(ck.run().get("metrics"), assertDoesNotThrowRead(dir.resolve("metrics.csv")));
+        // epochs count from 1, as the log's "epoch 1/2" does (3 steps per epoch)
+        List<String> csv = assertDoesNotThrowRead(dir.resolve("metrics.csv")).lines().toList();
+        assertTrue(csv.get(1).startsWith("1,3,") && csv.get(2).startsWith("2,6,"), String.join("\n", csv));
+    }
+
+    @Test
+    void resumingACheckpointWithZeroBasedMetricsCountsFromOne(@TempDir Path dir) {
+        ArrayDataset train = data(1, 96);
+        Normalization norm = Normalization.compute(train);
+        new Trainer(CFG, settings(6), train, null, norm, dir, QUIET).quiet().run(Initializers.torchvision(new DenseNet(CFG), 3), null);
+        Checkpoint ck = Checkpoint.read(dir.resolve(Trainer.CHECKPOINT));
+        assertEquals(1, ck.epoch());
+        Map<String, String> run = new LinkedHashMap<>(ck.run());
+        run.put("metrics", run.get("metrics").replace("\n1,6,", "\n0,6,"));  // as written before epochs counted from 1
+        assertTrue(run.get("metrics").contains("\n0,6,"), run.get("metrics"));
+        Checkpoint old = new Checkpoint(ck.config(), ck.settings(), ck.model(), ck.momentum(), ck.epoch(), ck.batch(), ck.step(),
+                ck.normalization(), ck.classNames(), ck.height(), ck.width(), run);
+        Trainer.Result r = new Trainer(CFG, settings(0), train, null, norm, dir, QUIET).quiet().run(null, old);
+        assertEquals(12, r.steps());
+        assertEquals(List.of(1, 2), epochs(Metrics.parse(assertDoesNotThrowRead(dir.resolve("metrics.csv")))));
+    }
+
+    static List<Integer> epochs(Metrics m) {
+        return m.rows().stream().map(Metrics.Row::epoch).toList();
     }
 
     static String assertDoesNotThrowRead(Path p) {
