@@ -71,6 +71,20 @@ public final class Metrics {
     }
 
     private void plot(Path png) throws IOException {
+        List<XYChart> charts = charts();
+        java.awt.image.BufferedImage a = BitmapEncoder.getBufferedImage(charts.get(0));
+        java.awt.image.BufferedImage b = BitmapEncoder.getBufferedImage(charts.get(1));
+        java.awt.image.BufferedImage both = new java.awt.image.BufferedImage(a.getWidth() + b.getWidth(), Math.max(a.getHeight(), b.getHeight()),
+                java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = both.createGraphics();
+        g.drawImage(a, 0, 0, null);
+        g.drawImage(b, a.getWidth(), 0, null);
+        g.dispose();
+        javax.imageio.ImageIO.write(both, "png", png.toFile());
+    }
+
+    /** The two panels of the plot: loss, and accuracy in %, over the epochs. */
+    List<XYChart> charts() {
         List<Double> x = new ArrayList<>(), trl = new ArrayList<>(), tel = new ArrayList<>(), tra = new ArrayList<>(), tea = new ArrayList<>();
         for (Row r : rows) {
             x.add((double) r.epoch);
@@ -79,20 +93,47 @@ public final class Metrics {
             tra.add(100 * r.trainAccuracy);
             tea.add(100 * r.testAccuracy);
         }
-        XYChart loss = new XYChartBuilder().width(640).height(400).title("Loss").xAxisTitle("epoch").yAxisTitle("cross-entropy").build();
-        loss.addSeries("train", x, trl);
-        loss.addSeries("test", x, tel);
-        XYChart acc = new XYChartBuilder().width(640).height(400).title("Accuracy").xAxisTitle("epoch").yAxisTitle("%").build();
-        acc.addSeries("train", x, tra);
-        acc.addSeries("test", x, tea);
-        java.awt.image.BufferedImage a = BitmapEncoder.getBufferedImage(loss);
-        java.awt.image.BufferedImage b = BitmapEncoder.getBufferedImage(acc);
-        java.awt.image.BufferedImage both = new java.awt.image.BufferedImage(a.getWidth() + b.getWidth(), Math.max(a.getHeight(), b.getHeight()),
-                java.awt.image.BufferedImage.TYPE_INT_RGB);
-        java.awt.Graphics2D g = both.createGraphics();
-        g.drawImage(a, 0, 0, null);
-        g.drawImage(b, a.getWidth(), 0, null);
-        g.dispose();
-        javax.imageio.ImageIO.write(both, "png", png.toFile());
+        return List.of(chart("Loss", "cross-entropy", x, trl, tel), chart("Accuracy", "%", x, tra, tea));
+    }
+
+    private static XYChart chart(String title, String yTitle, List<Double> x, List<Double> train, List<Double> test) {
+        XYChart c = new XYChartBuilder().width(640).height(400).title(title).xAxisTitle("epoch").yAxisTitle(yTitle).build();
+        c.addSeries("train", x, train);
+        c.addSeries("test", x, test);
+        // XChart puts evenly spaced data values (two, after the first epoch) on the axis as ticks, with all their digits
+        double[] xr = range(x, List.of()), yr = range(train, test);
+        c.getStyler().setXAxisTickLabelsFormattingFunction(v -> tickLabel(v, xr[0], xr[1]));
+        c.getStyler().setYAxisTickLabelsFormattingFunction(v -> tickLabel(v, yr[0], yr[1]));
+        return c;
+    }
+
+    /** {min, max} of the finite values; {+inf, -inf} when there are none. */
+    private static double[] range(List<Double> a, List<Double> b) {
+        double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY;
+        for (List<Double> l : List.of(a, b)) {
+            for (double v : l) {
+                if (!Double.isFinite(v)) continue;
+                lo = Math.min(lo, v);
+                hi = Math.max(hi, v);
+            }
+        }
+        return new double[] {lo, hi};
+    }
+
+    /**
+     * A tick label on an axis from {@code lo} to {@code hi}: {@code v} with the decimals of a "nice"
+     * step (1, 2 or 5 times a power of ten) of about a hundredth of the range (of the value, when the
+     * range is empty), at most 10, without trailing zeros: 0.3, not 0.30000000000000004.
+     */
+    static String tickLabel(double v, double lo, double hi) {
+        if (!Double.isFinite(v)) return Double.toString(v);
+        double step = hi > lo ? (hi - lo) / 100 : Math.abs(v) / 100;
+        int decimals = 0;
+        if (step > 0 && Double.isFinite(step)) {
+            int k = (int) Math.floor(Math.log10(step));
+            if (step / Math.pow(10, k) > 5) k++;  // the nice step is 10^(k+1), else 1, 2 or 5 times 10^k
+            decimals = Math.min(10, Math.max(0, -k));
+        }
+        return java.math.BigDecimal.valueOf(v).setScale(decimals, java.math.RoundingMode.HALF_UP).stripTrailingZeros().toPlainString();
     }
 }
