@@ -158,7 +158,6 @@ final class TrainCommand implements Runnable {
             settings = ck.settings();
             cfg = ck.config();
             norm = ck.normalization();
-            System.err.println("resuming " + resume + " at epoch " + (ck.epoch() + 1) + ", step " + ck.step() + " (its settings apply)");
             if (out == null) dir = resume.toAbsolutePath().getParent();
         } else {
             boolean tensors = train instanceof TensorFileDataset || dataset.startsWith("tensors:");
@@ -166,11 +165,13 @@ final class TrainCommand implements Runnable {
                     !noAugment && !tensors, TrainingEngine.Memory.parse(memory), threads, steps);
             cfg = config(train);
             if (dropRate != 0) cfg = cfg.withDropRate(dropRate);
-            init = weights != null ? fineTuneStart(cfg) : Initializers.torchvision(new DenseNet(cfg), seed);
             norm = Normalization.compute(train);
         }
         if (ck != null) settings = withSteps(settings, steps);  // a limit applies to this invocation only
-        else if (java.nio.file.Files.exists(dir.resolve(Trainer.CHECKPOINT))) {
+        Trainer trainer = new Trainer(cfg, settings, train, test, norm, dir, System.err);  // a network that does not fit the data fails here, before any output
+        if (ck != null) System.err.println("resuming " + resume + " at epoch " + (ck.epoch() + 1) + ", step " + ck.step() + " (its settings apply)");
+        else init = weights != null ? fineTuneStart(cfg) : Initializers.torchvision(new DenseNet(cfg), seed);
+        if (ck == null && java.nio.file.Files.exists(dir.resolve(Trainer.CHECKPOINT))) {
             System.err.println("note: replacing the earlier run in " + dir + " (use --resume " + dir.resolve(Trainer.CHECKPOINT) + " to continue it)");
         }
         java.util.Map<String, String> info = new java.util.LinkedHashMap<>();
@@ -180,7 +181,7 @@ final class TrainCommand implements Runnable {
         System.err.println(String.format(Locale.ROOT, "training %s on %s (%d images, %dx%dx%d, %d classes), %d epochs, batch %d, %s memory -> %s",
                 cfg, dataset, train.size(), train.channels(), train.height(), train.width(), train.numClasses(), settings.epochs(),
                 settings.batch(), settings.memory().id(), dir));
-        Trainer.Result r = new Trainer(cfg, settings, train, test, norm, dir, System.err).onDevice(where).dtype(dtype).describeRun(info).run(init, ck);
+        Trainer.Result r = trainer.onDevice(where).dtype(dtype).describeRun(info).run(init, ck);
         if (saveState != null) {
             Trainer.saveState(r.state(), saveState);
             System.out.println("wrote state_dict to " + saveState);

@@ -53,6 +53,10 @@ public final class Trainer {
         return this;
     }
 
+    /**
+     * @throws IllegalArgumentException if the network does not fit the data: fewer images than one
+     *                                  batch, other channels or classes, or images too small for its pooling
+     */
     public Trainer(DenseNetConfig config, TrainSettings settings, Dataset train, Dataset test, Normalization norm, Path out, PrintStream log) {
         if (train.size() < settings.batch()) {
             throw new IllegalArgumentException("the training set has " + train.size() + " images, fewer than one batch of " + settings.batch());
@@ -63,6 +67,7 @@ public final class Trainer {
         if (config.numClasses() != train.numClasses()) {
             throw new IllegalArgumentException("the network has " + config.numClasses() + " classes, the dataset " + train.numClasses());
         }
+        new io.densenet4j.DenseNet(config).checkInputSize(train.height(), train.width());
         this.config = config;
         this.settings = settings;
         this.train = train;

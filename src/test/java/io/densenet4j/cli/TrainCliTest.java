@@ -119,7 +119,7 @@ class TrainCliTest extends CliHarness {
             {"train", "--dataset", "tensors:" + data, "--memory", "lots", "--arch", "densenet-bc", "--depth", "10"},
             {"train", "--dataset", "tensors:" + data, "--epochs", "0", "--arch", "densenet-bc", "--depth", "10"},
             {"train", "--dataset", "tensors:" + data, "--batch", "64", "--arch", "densenet-bc", "--depth", "10"},
-            {"train", "--dataset", "tensors:" + data, "--weights", "../shared/golden/bc-28-fmnist.safetensors"},  // 1 input channel, data has 2
+            {"train", "--dataset", "tensors:" + data, "--weights", "../shared/golden/bc-28-fmnist.safetensors", "--batch", "8"},  // 1 input channel, data has 2
             {"train", "--resume", data.toString()},
             {"train", "--dataset", "tensors:" + data, "--device", "tpu", "--arch", "densenet-bc", "--depth", "10"},
             {"train", "--dataset", "tensors:" + data, "--device", io.densenet4j.internal.NativeLibrary.cudaAvailable() ? "cuda:99" : "cuda",
@@ -133,5 +133,13 @@ class TrainCliTest extends CliHarness {
             assertEquals(2, run(args), String.join(" ", args) + " -> " + err);
             assertEquals(1, err.toString().strip().lines().filter(l -> l.startsWith("densenet4j:")).count(), err.toString());
         }
+        // densenet121's four pooling stages shrink 12x12 below 1x1: refused before the banner, nothing else printed, no folder
+        Path small = dir.resolve("small");
+        assertEquals(2, run("train", "--dataset", "tensors:" + data, "--arch", "densenet121", "--batch", "8", "--device", "cpu",
+                "--out", small.toString()), err.toString());
+        assertEquals("densenet4j: error: input 12x12 is too small for this network: every dense block needs at least 1x1 pixels, "
+                + "so the minimum input is 29x29", stderr().strip());
+        assertEquals("", stdout());
+        assertTrue(!Files.exists(small), "no output folder");
     }
 }

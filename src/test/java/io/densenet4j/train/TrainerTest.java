@@ -161,6 +161,17 @@ class TrainerTest {
     }
 
     @Test
+    void imagesTooSmallForTheNetworksPoolingAreRefusedAtConstruction(@TempDir Path dir) {
+        DenseNetConfig imagenet = DenseNets.byName("densenet121").withInChannels(1).withNumClasses(3);
+        ArrayDataset train = data(1, 96);
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new Trainer(imagenet, settings(0), train, null, Normalization.compute(train), dir.resolve("run"), QUIET));
+        assertEquals("input 10x10 is too small for this network: every dense block needs at least 1x1 pixels, so the minimum input is 29x29",
+                e.getMessage());
+        assertFalse(Files.exists(dir.resolve("run")));
+    }
+
+    @Test
     void naiveModeRefusesWhatWouldNotFitWithItsEstimate() {
         DenseNetConfig deep = DenseNets.densenetBC(1000, 12);
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
