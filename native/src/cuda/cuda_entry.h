@@ -34,7 +34,8 @@ dn4j::Backend* dn4j_cuda_make_backend(const dn4j::Plan* plan, const dn4j::Weight
  *  fp32; fp16/bf16: mixed precision, activations and conv weights in half precision for cuDNN,
  *  fp32 master weights, gradients, momentum, BatchNorm and head; fp16 with dynamic loss
  *  scaling as torch.cuda.amp.GradScaler, bf16 unscaled; a step whose gradients hold inf/NaN is
- *  skipped by sgd_step; read_grad gives the unscaled gradients; describe() reports the scale
+ *  skipped by sgd_step (the BatchNorm running statistics, updated in the forward pass, move
+ *  anyway, as in PyTorch); read_grad gives the unscaled gradients; describe() reports the scale
  *  and the skipped steps), loss_scale=S (fp16's initial loss scale, a power of two, default
  *  65536), algo=find|heuristic (default find: cuDNN times the candidates once per shape;
  *  heuristic takes cuDNN's ranking, for networks of thousands of distinct shapes), admit=F

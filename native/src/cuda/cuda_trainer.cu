@@ -31,6 +31,9 @@
 // the backward pass one kernel unscales every gradient and flags inf/NaN, which the host reads
 // with the loss. A flagged step is skipped by sgd_step (parameters and momentum unchanged) and
 // halves the scale; 2000 good steps in a row double it. bf16 keeps scale 1 but skips the same way.
+// As with GradScaler, a skipped step's forward pass has already moved the BatchNorm running
+// statistics (they are updated in the forward, not by sgd_step); a forward pass that overflowed
+// (inf/NaN activations, a non-finite loss) leaves them non-finite for good.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -310,6 +313,28 @@ Choice<A> choose(const Perf* perf, int got, const TrainOptions& o, bool fma_only
 }
 
 /**
+ * choose() that, when `query` (algo=heuristic: no measured run behind cudnnGet*_v7's numbers),
+ * asks cuDNN for the chosen algorithm's workspace (`ws_of(choice, &bytes)`); an algorithm cuDNN
+ * then refuses is struck off and the next one taken, until none is left (choose() throws).
+ */
+template <typename Perf, typename A, typename WsOf>
+Choice<A> choose_checked(Perf* perf, int got, const TrainOptions& o, bool fma_only, const char* what,
+                         const std::string& key, bool query, WsOf&& ws_of) {
+    for (;;) {
+        Choice<A> c = choose<Perf, A>(perf, got, o, fma_only, what, key);
+        if (!query) return c;
+        size_t bytes = 0;
+        cudnnStatus_t st = ws_of(c, &bytes);
+        if (st == CUDNN_STATUS_SUCCESS) {
+            c.ws = std::max(c.ws, bytes);
+            return c;
+        }
+        for (int i = 0; i < got; i++)
+            if (perf[i].algo == c.algo && perf[i].mathType == c.math) perf[i].status = st;
+    }
+}
+
+/**
  * One k x k convolution without bias on dense NHWC T tensors, with its backward passes:
  * x (n, h, w, cin), y (n, ho, wo, cout), filter (cout, k, k, cin) in T. fp32 runs with FMA
  * math only; fp16/bf16 with fp32 accumulation and tensor-op math where cuDNN has it (channel
@@ -372,15 +397,14 @@ public:
             else
                 DN_CUDNN(cudnnFindConvolutionForwardAlgorithmEx(c.dnn, x_, x, w_, w, cd_, y_, y, want, &got, perf.data(),
                                                                 find_ws, find_bytes));
-            fwd_ = choose<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t>(perf.data(), got, o, !kMixed<T>,
-                                                                                   "forward", key_);
-            if (o.heuristic) {  // no measured run behind _v7's numbers: ask for the chosen one's workspace
-                size_t b = 0;
-                math(fwd_.math);
-                DN_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(c.dnn, x_, w_, cd_, y_, fwd_.algo, &b));
-                math(kMixed<T> ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
-                fwd_.ws = std::max(fwd_.ws, b);
-            }
+            fwd_ = choose_checked<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t>(
+                perf.data(), got, o, !kMixed<T>, "forward", key_, o.heuristic,
+                [&](const Choice<cudnnConvolutionFwdAlgo_t>& ch, size_t* b) {
+                    math(ch.math);
+                    cudnnStatus_t st = cudnnGetConvolutionForwardWorkspaceSize(c.dnn, x_, w_, cd_, y_, ch.algo, b);
+                    math(kMixed<T> ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
+                    return st;
+                });
             lock.lock();
             g_fwd_cache[key] = fwd_;
         }
@@ -400,15 +424,15 @@ public:
                 else
                     DN_CUDNN(cudnnFindConvolutionBackwardDataAlgorithmEx(c.dnn, w_, w, y_, y, cd_, x_, dx, want, &got,
                                                                          perf.data(), find_ws, find_bytes));
-                data_ = choose<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t>(
-                    perf.data(), got, o, !kMixed<T>, "backward-data", key_);
-                if (o.heuristic) {
-                    size_t b = 0;
-                    math(data_.math);
-                    DN_CUDNN(cudnnGetConvolutionBackwardDataWorkspaceSize(c.dnn, w_, y_, cd_, x_, data_.algo, &b));
-                    math(kMixed<T> ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
-                    data_.ws = std::max(data_.ws, b);
-                }
+                data_ = choose_checked<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t>(
+                    perf.data(), got, o, !kMixed<T>, "backward-data", key_, o.heuristic,
+                    [&](const Choice<cudnnConvolutionBwdDataAlgo_t>& ch, size_t* b) {
+                        math(ch.math);
+                        cudnnStatus_t st =
+                            cudnnGetConvolutionBackwardDataWorkspaceSize(c.dnn, w_, y_, cd_, x_, ch.algo, b);
+                        math(kMixed<T> ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
+                        return st;
+                    });
                 lock.lock();
                 g_data_cache[key] = data_;
             }
@@ -428,15 +452,15 @@ public:
             else
                 DN_CUDNN(cudnnFindConvolutionBackwardFilterAlgorithmEx(c.dnn, x_, x, y_, y, cd_, w_, dw, want, &got,
                                                                        perf.data(), find_ws, find_bytes));
-            filter_ = choose<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t>(
-                perf.data(), got, o, !kMixed<T>, "backward-filter", key_);
-            if (o.heuristic) {
-                size_t b = 0;
-                math(filter_.math);
-                DN_CUDNN(cudnnGetConvolutionBackwardFilterWorkspaceSize(c.dnn, x_, y_, cd_, w_, filter_.algo, &b));
-                math(kMixed<T> ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
-                filter_.ws = std::max(filter_.ws, b);
-            }
+            filter_ = choose_checked<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t>(
+                perf.data(), got, o, !kMixed<T>, "backward-filter", key_, o.heuristic,
+                [&](const Choice<cudnnConvolutionBwdFilterAlgo_t>& ch, size_t* b) {
+                    math(ch.math);
+                    cudnnStatus_t st =
+                        cudnnGetConvolutionBackwardFilterWorkspaceSize(c.dnn, x_, y_, cd_, w_, ch.algo, b);
+                    math(kMixed<T> ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
+                    return st;
+                });
             lock.lock();
             g_filter_cache[key] = filter_;
         }
@@ -471,8 +495,13 @@ public:
         if (!tuned_) return "not prepared";
         std::ostringstream os;
         auto det = [](bool d) { return d ? "" : " (nondeterministic)"; };
-        // fp16/bf16: which algorithms run without tensor cores (odd channel counts)
-        auto fma = [](cudnnMathType_t m) { return kMixed<T> && m == CUDNN_FMA_MATH ? " fma" : ""; };
+        // fp16/bf16: which algorithms run without tensor cores (odd channel counts). With tensor-op
+        // math on the descriptor, cuDNN returns an algorithm that has no tensor-op variant as
+        // CUDNN_DEFAULT_MATH, not CUDNN_FMA_MATH
+        auto fma = [](cudnnMathType_t m) {
+            if (!kMixed<T> || m == CUDNN_TENSOR_OP_MATH) return "";
+            return m == CUDNN_FMA_MATH ? " fma" : " default-math";
+        };
         os << "fwd " << fwd_algo_name(fwd_.algo) << fma(fwd_.math) << det(fwd_.deterministic);
         if (data_grad_) os << ", data " << data_name(data_.algo) << fma(data_.math) << det(data_.deterministic);
         os << ", filter " << filter_name(filter_.algo) << fma(filter_.math) << det(filter_.deterministic);
