@@ -12,6 +12,21 @@
 
 namespace dn4j {
 
+/** The most CPU threads a backend or trainer takes: OpenMP fails (crashes) with thousands. */
+constexpr int kMaxThreads = 1024;
+
+/** Refuses a batch at which a plan buffer would pass 2^31 - 1 elements (the CPU backend and
+ *  trainer, and oneDNN's kernels beneath them, are not checked beyond that). */
+inline void check_buffer_elements(const Plan& plan, int64_t n) {
+    const int64_t limit = (int64_t{1} << 31) - 1;
+    for (const auto& b : plan.buffers) {
+        int64_t per = b.pixels() * b.c;
+        if (per <= 0) continue;
+        DN_CHECK(n <= limit / per, "batch ", n, ": buffer ", b.name, " (", b.c, " x ", b.h, " x ", b.w,
+                 " per image) would pass 2^31 elements; use a batch of at most ", limit / per);
+    }
+}
+
 class Backend {
 public:
     virtual ~Backend() = default;

@@ -611,6 +611,7 @@ public:
 private:
     void prepare(int64_t n) {
         ctx_.n = 0;
+        check_buffer_elements(plan_, n);
         mem_ = plan_memory(plan_, n);
         arena_.reserve(static_cast<size_t>(mem_.arena_floats));
         ctx_.buf.resize(plan_.buffers.size());
@@ -649,6 +650,8 @@ private:
 }  // namespace cpu
 
 std::unique_ptr<Backend> make_cpu_backend(const Plan& plan, const WeightStore::Impl& weights, int threads) {
+    // OpenMP with thousands of threads fails inside the runtime (crashes, not errors)
+    DN_CHECK(threads >= 0 && threads <= kMaxThreads, "threads must be from 0 (all cores) to ", kMaxThreads, ", got ", threads);
     return std::make_unique<cpu::CpuBackend>(plan, weights, threads);
 }
 

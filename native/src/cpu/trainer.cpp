@@ -636,6 +636,8 @@ private:
 class CpuTrainer final : public TrainBackend {
 public:
     CpuTrainer(const std::string& plan_text, WeightStore::Impl& w, int threads_, bool naive_) {
+        DN_CHECK(threads_ >= 0 && threads_ <= kMaxThreads, "threads must be from 0 (all cores) to ", kMaxThreads, ", got ",
+                 threads_);
         plan = Plan::parse(plan_text);
         threads = threads_ > 0 ? threads_ : omp_get_num_procs();
         naive = naive_;
@@ -761,6 +763,7 @@ private:
 
     void prepare(int64_t n) {
         ctx.n = 0;
+        check_buffer_elements(plan, n);
         ctx.naive = naive;
         acts.resize(act_floats(n, false));
         grads.resize(act_floats(n, true));

@@ -47,18 +47,54 @@ public final class Devices {
      * @throws DeviceUnavailableException if CUDA is asked for explicitly and cannot run here
      */
     public static String resolve(String requested) {
+        String d = resolveQuietly(requested);
+        if (requested.equals("auto") && d.equals("cpu")) logFallback();
+        return d;
+    }
+
+    /**
+     * {@link #resolve} for a network in {@code dtype}: a precision the resolved device cannot run
+     * fails before {@code auto}'s fallback is logged, naming why there is no GPU.
+     *
+     * @param training whether the network trains (fp32, fp16, bf16) or infers (also tf32)
+     * @throws DeviceUnavailableException if CUDA is asked for explicitly and cannot run here
+     * @throws IllegalArgumentException   for a dtype the device cannot run
+     */
+    public static String resolveFor(String requested, String dtype, boolean training) {
+        String d = checkFor(requested, dtype, training);
+        if (requested.equals("auto") && d.equals("cpu")) logFallback();
+        return d;
+    }
+
+    /** {@link #resolveFor} without the log line: checks device and dtype, returns the device. */
+    public static String checkFor(String requested, String dtype, boolean training) {
+        if (training) trainOptions("cuda", dtype);  // the spelling first
+        else checkDtype(dtype);
+        String d = resolveQuietly(requested);
+        if (d.equals("cpu") && !dtype.equals("fp32")) {
+            if (requested.equals("auto")) {
+                throw new IllegalArgumentException("dtype " + dtype + " needs CUDA, and device auto found none: " + NativeLibrary.cudaInfo());
+            }
+            if (training) trainOptions(d, dtype);
+            else options(d, dtype);
+        }
+        return d;
+    }
+
+    private static void logFallback() {
+        if (FALLBACK_LOGGED.compareAndSet(false, true)) {
+            // one line; only where the CUDA backend was shipped (without the gpu jar the CPU is the plan)
+            java.util.logging.Level level = NativeLibrary.gpuJarPresent() ? java.util.logging.Level.INFO : java.util.logging.Level.FINE;
+            LOG.log(level, "device auto: running on cpu (" + NativeLibrary.cudaInfo() + ")");
+        }
+    }
+
+    /** {@link #resolve} without the fallback's log line. */
+    public static String resolveQuietly(String requested) {
         checkName(requested);
         if (requested.equals("cpu")) return "cpu";
         boolean ok = NativeLibrary.cudaAvailable();
-        if (requested.equals("auto")) {
-            if (ok) return "cuda";
-            if (FALLBACK_LOGGED.compareAndSet(false, true)) {
-                // one line; only where the CUDA backend was shipped (without the gpu jar the CPU is the plan)
-                java.util.logging.Level level = NativeLibrary.gpuJarPresent() ? java.util.logging.Level.INFO : java.util.logging.Level.FINE;
-                LOG.log(level, "device auto: running on cpu (" + NativeLibrary.cudaInfo() + ")");
-            }
-            return "cpu";
-        }
+        if (requested.equals("auto")) return ok ? "cuda" : "cpu";
         if (!ok) {
             throw new DeviceUnavailableException("device " + requested + " is unavailable: " + NativeLibrary.cudaInfo());
         }

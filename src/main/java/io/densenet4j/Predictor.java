@@ -31,15 +31,20 @@ import java.util.Set;
  * <p>AutoCloseable: {@link #close()} frees all native memory it holds.
  */
 public final class Predictor implements AutoCloseable {
+    /** The most CPU threads a predictor or trainer takes (OpenMP fails on thousands). */
+    public static final int MAX_THREADS = 1024;
+
     /**
      * @param device  {@code auto} (the default: CUDA where available, else CPU, with one log line),
      *                {@code cpu}, {@code cuda} or {@code cuda:INDEX} (see {@link Devices})
-     * @param threads CPU threads per batch; 0 means all cores
+     * @param threads CPU threads per batch; 0 means all cores; at most {@link #MAX_THREADS}
      * @param dtype   {@code fp32} (default; true fp32), or on CUDA {@code tf32}, {@code fp16}, {@code bf16}
      */
     public record Options(String device, int threads, String dtype) {
         public Options {
-            if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0 = all cores), got " + threads);
+            if (threads < 0 || threads > MAX_THREADS) {
+                throw new IllegalArgumentException("threads must be from 0 (all cores) to " + MAX_THREADS + ", got " + threads);
+            }
             Devices.checkName(device);
             Devices.checkDtype(dtype);
         }
@@ -61,7 +66,7 @@ public final class Predictor implements AutoCloseable {
         this.net = net;
         this.options = options;
         StateDicts.check(net.stateDictShapes().all(), weights, Set.of());
-        this.device = Devices.resolve(options.device());
+        this.device = Devices.resolveFor(options.device(), options.dtype(), false);
         this.backendOptions = Devices.options(device, options.dtype());
         this.store = NativeLibrary.call(NativeCore.WeightStore::new);
         try {

@@ -92,6 +92,13 @@ class CudaTest {
         assertTrue(e.getMessage().contains("fp32, fp16 or bf16"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> Devices.trainOptions("cuda", "half"));
         assertEquals("dtype=bf16", Devices.trainOptions("cuda:1", "bf16"));
+        if (!cuda) {  // auto finds no GPU: a half precision fails naming why, and auto is still cpu for fp32
+            e = assertThrows(IllegalArgumentException.class, () -> Devices.checkFor("auto", "bf16", true));
+            assertTrue(e.getMessage().startsWith("dtype bf16 needs CUDA, and device auto found none: "), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> Devices.checkFor("auto", "tf32", false));
+            assertTrue(e.getMessage().contains("device auto found none"), e.getMessage());
+            assertEquals("cpu", Devices.checkFor("auto", "fp32", true));
+        }
         assertEquals("", Devices.trainOptions("cpu", "fp32"));
         // the native core refuses it too (a Java exception, not a crash), and fp32 options pass
         String plan = new DenseNet(cfg).trainingPlan(8, 8).text();

@@ -31,7 +31,23 @@ final class ArchOptions {
 
     /** The configuration named, or null when neither --arch nor --config was given. */
     DenseNetConfig resolve() {
+        return resolve(-1);
+    }
+
+    /**
+     * The same; with {@code bcDepth > 0}, {@code --depth} or {@code --growth-rate} alone name a
+     * DenseNet-BC (of depth {@code bcDepth} when only k is given), as {@code train}'s default network.
+     *
+     * @throws IllegalArgumentException when --depth or --growth-rate would be ignored
+     */
+    DenseNetConfig resolve(int bcDepth) {
         if (arch != null && config != null) throw new IllegalArgumentException("give --arch or --config, not both");
+        boolean bcOptions = depth != null || growthRate != null;
+        if (bcOptions && arch == null && config == null && bcDepth > 0) arch = "densenet-bc";
+        if (bcOptions && depth == null && "densenet-bc".equalsIgnoreCase(arch) && bcDepth > 0) depth = bcDepth;
+        if (bcOptions && !"densenet-bc".equalsIgnoreCase(arch)) {
+            throw new IllegalArgumentException("--depth and --growth-rate apply to --arch densenet-bc only");
+        }
         DenseNetConfig c;
         if (config != null) {
             c = ConfigJson.read(config);
@@ -41,7 +57,6 @@ final class ArchOptions {
             if (depth == null) throw new IllegalArgumentException("--arch densenet-bc needs --depth L (e.g. 100)");
             c = DenseNets.densenetBC(depth, growthRate == null ? 12 : growthRate, 3, 10);
         } else {
-            if (depth != null || growthRate != null) throw new IllegalArgumentException("--depth and --growth-rate apply to --arch densenet-bc only");
             c = DenseNets.byName(arch);
         }
         if (inChannels != null) c = c.withInChannels(inChannels);

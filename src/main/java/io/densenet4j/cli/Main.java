@@ -30,7 +30,7 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setParameterExceptionHandler((ex, a) -> {
             PrintWriter err = ex.getCommandLine().getErr();
-            err.println("densenet4j: " + ex.getMessage());
+            err.println("densenet4j: error: " + oneLine(ex.getMessage()));
             return 2;
         });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {

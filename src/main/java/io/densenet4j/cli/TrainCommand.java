@@ -114,8 +114,8 @@ final class TrainCommand implements Runnable {
 
     @Override
     public void run() {
-        String where = io.densenet4j.Devices.resolve(device);  // an unusable device or dtype fails here, before any output
-        io.densenet4j.Devices.trainOptions(where, dtype);
+        // an unusable device or dtype fails here, before any output (auto's fallback line comes when training starts)
+        io.densenet4j.Devices.checkFor(device, dtype, true);
         Checkpoint ck = resume != null ? Checkpoint.read(resume) : null;
         if (ck != null) {
             java.util.List<String> ignored = new java.util.ArrayList<>();
@@ -178,10 +178,12 @@ final class TrainCommand implements Runnable {
         info.put("dataset", dataset);
         if (valSplit != null) info.put("val_split", Double.toString(valSplit));
         if (testDataset != null) info.put("test_dataset", testDataset);
-        System.err.println(String.format(Locale.ROOT, "training %s on %s (%d images, %dx%dx%d, %d classes), %d epochs, batch %d, %s memory -> %s",
+        requireFolderPossible(dir);
+        // printed by run() once the network, device and memory are accepted, before the folder is made
+        String banner = String.format(Locale.ROOT, "training %s on %s (%d images, %dx%dx%d, %d classes), %d epochs, batch %d, %s memory%s -> %s",
                 cfg, dataset, train.size(), train.channels(), train.height(), train.width(), train.numClasses(), settings.epochs(),
-                settings.batch(), settings.memory().id(), dir));
-        Trainer.Result r = trainer.onDevice(where).dtype(dtype).describeRun(info).run(init, ck);
+                settings.batch(), settings.memory().id(), dtype.equals("fp32") ? "" : ", " + dtype, dir);
+        Trainer.Result r = trainer.onDevice(device).dtype(dtype).describeRun(info).banner(banner).run(init, ck);
         if (saveState != null) {
             Trainer.saveState(r.state(), saveState);
             System.out.println("wrote state_dict to " + saveState);
@@ -193,6 +195,17 @@ final class TrainCommand implements Runnable {
             printSamples(r.state(), cfg, test, norm, settings.threads());
         }
         System.out.println("checkpoint: " + dir.resolve(Trainer.CHECKPOINT));
+    }
+
+    /** --out DIR: refused now (not after the banner) when it is a file or sits below one, or cannot be made. */
+    static void requireFolderPossible(Path dir) {
+        Path p = dir.toAbsolutePath();
+        while (p != null && !java.nio.file.Files.exists(p)) p = p.getParent();
+        if (p == null) return;
+        if (!java.nio.file.Files.isDirectory(p)) {
+            throw new IllegalArgumentException("--out " + dir + ": " + p + " is a file, not a folder");
+        }
+        if (!java.nio.file.Files.isWritable(p)) throw new IllegalArgumentException("--out " + dir + ": folder " + p + " is not writable");
     }
 
     static void requireWritableParent(Path file, String option) {
@@ -208,7 +221,7 @@ final class TrainCommand implements Runnable {
     }
 
     private DenseNetConfig config(Dataset train) {
-        DenseNetConfig c = arch.resolve();
+        DenseNetConfig c = arch.resolve(weights == null ? DEFAULT_DEPTH : -1);  // --depth/--growth-rate alone: the default DenseNet-BC
         if (c == null && weights != null) c = io.densenet4j.ArchitectureInference.infer(StateDicts.load(weights));
         if (c == null) c = DenseNets.densenetBC(DEFAULT_DEPTH, 12, train.channels(), train.numClasses());
         if (arch.inChannels == null) c = c.withInChannels(train.channels());

@@ -44,6 +44,7 @@ public final class Trainer {
     private boolean progress = true;
     private String device = "cpu";
     private String dtype = "fp32";
+    private String banner;
 
     private final Map<String, String> runInfo = new java.util.LinkedHashMap<>();
 
@@ -102,6 +103,12 @@ public final class Trainer {
         return this;
     }
 
+    /** A line to log once the run is accepted (network, device and memory), before the output folder is made. */
+    public Trainer banner(String line) {
+        this.banner = line;
+        return this;
+    }
+
     /** Turns the progress bar off (tests, logs). */
     public Trainer quiet() {
         progress = false;
@@ -120,6 +127,7 @@ public final class Trainer {
         long totalSteps = (long) perEpoch * settings.epochs();
         Evaluation last = null;
         try (TrainingEngine engine = TrainingEngine.create(config, start, h, w, settings.memory(), settings.threads(), settings.batch(), device, dtype)) {
+            if (banner != null) log.println(banner);
             try {  // only once the engine exists: a refused network or device leaves no folder behind
                 Files.createDirectories(out);
             } catch (IOException e) {
@@ -181,7 +189,8 @@ public final class Trainer {
                             } else {
                                 save(engine, epoch, b.index() + 1, step, metrics, lossSum, seen, correct);
                             }
-                            log.println(String.format(Locale.ROOT, "stopped after %d steps (--steps); checkpoint %s", step, out.resolve(CHECKPOINT)));
+                            log.println(String.format(Locale.ROOT, "stopped after %d step%s (--steps); checkpoint %s", step, step == 1 ? "" : "s",
+                                    out.resolve(CHECKPOINT)));
                             return new Result(null, step, epoch, true, engine.stateDict());
                         }
                     }

@@ -56,7 +56,7 @@ public final class TrainingEngine implements AutoCloseable {
 
     private TrainingEngine(DenseNet net, StateDict init, int height, int width, Memory memory, int threads, String device, String dtype) {
         this.net = net;
-        this.device = io.densenet4j.Devices.resolve(device);
+        this.device = io.densenet4j.Devices.resolveFor(device, dtype, true);
         String options = io.densenet4j.Devices.trainOptions(this.device, dtype);
         this.dtype = dtype;
         this.height = height;
@@ -89,7 +89,7 @@ public final class TrainingEngine implements AutoCloseable {
      * (torchvision key names; missing {@code num_batches_tracked} counts from 0).
      *
      * @param threads CPU threads, 0 for all cores
-     * @throws IllegalArgumentException if naive mode would not fit in this machine's available memory
+     * @throws IllegalArgumentException if the step (either memory mode) would not fit in this machine's available memory
      *                                  at {@code plannedBatch} (the message gives the estimate)
      */
     public static TrainingEngine create(DenseNetConfig config, StateDict init, int height, int width, Memory memory, int threads,
@@ -121,14 +121,14 @@ public final class TrainingEngine implements AutoCloseable {
     public static TrainingEngine create(DenseNetConfig config, StateDict init, int height, int width, Memory memory, int threads,
                                         int plannedBatch, String device, String dtype) {
         TrainingEngine t = new TrainingEngine(new DenseNet(config), init, height, width, memory, threads, device, dtype);
-        if (memory == Memory.NAIVE && t.device.equals("cpu")) {
+        if (t.device.equals("cpu")) {
             long need = t.estimateBytes(plannedBatch);
             long avail = availableBytes();
             if (avail > 0 && need > avail * 0.9) {
                 t.close();
                 throw new IllegalArgumentException(String.format(
-                        "naive memory mode would need about %.1f GB for batch %d, over 90%% of the %.1f GB this machine has available; use --memory efficient",
-                        need / 1e9, plannedBatch, avail / 1e9));
+                        "%s memory mode would need about %.1f GB for batch %d, over 90%% of the %.1f GB this machine has available; use a smaller batch%s",
+                        memory.id(), need / 1e9, plannedBatch, avail / 1e9, memory == Memory.NAIVE ? " or --memory efficient" : ""));
             }
         }
         return t;

@@ -142,4 +142,46 @@ class TrainCliTest extends CliHarness {
         assertEquals("", stdout());
         assertTrue(!Files.exists(small), "no output folder");
     }
+
+    @Test
+    void refusedRunsPrintOneErrorLineAndLeaveNothing(@TempDir Path dir) throws Exception {
+        Path data = tensors(dir, 16, 2);
+        Path file = Files.writeString(dir.resolve("afile"), "x");
+        Path outDir = dir.resolve("out");
+        String d = "tensors:" + data;
+        java.util.List<String[]> bad = new java.util.ArrayList<>(java.util.List.of(
+            new String[] {"train", "--dataset", d, "--threads", "100000", "--out", outDir.toString()},
+            new String[] {"bench", "--arch", "densenet-bc", "--depth", "10", "--batch", "1", "--threads", "10000", "--seconds", "0.1"},
+            new String[] {"train", "--dataset", d, "--config", "../shared/golden/odd-k5.json", "--depth", "100", "--out", outDir.toString()},
+            new String[] {"train", "--dataset", d, "--weights", "../shared/golden/odd-k5.safetensors", "--growth-rate", "24", "--out", outDir.toString()},
+            new String[] {"info", "--arch", "densenet121", "--depth", "40"},
+            new String[] {"train", "--dataset", d, "--batch", "8", "--device", "cpu", "--out", file.toString()},
+            new String[] {"train", "--dataset", d, "--batch", "8", "--device", "cpu", "--out", file.resolve("sub").toString()},
+            new String[] {"train", "--dataset", d, "--batch", "abc"},
+            new String[] {"train", "--dataset", d, "--no-such-option"}));
+        if (!io.densenet4j.internal.NativeLibrary.cudaAvailable()) {
+            // auto finds no GPU: the dtype error names why, and comes alone (no fallback line before it)
+            bad.add(new String[] {"train", "--dataset", d, "--dtype", "fp16", "--batch", "8", "--out", outDir.toString()});
+            bad.add(new String[] {"bench", "--arch", "densenet-bc", "--depth", "10", "--batch", "1", "--dtype", "fp16", "--seconds", "0.1"});
+        }
+        for (String[] args : bad) {
+            assertEquals(2, run(args), String.join(" ", args) + " -> " + stderr());
+            String e = stderr().strip();
+            assertTrue(e.startsWith("densenet4j: error: ") && e.lines().count() == 1, String.join(" ", args) + " -> " + e);
+            assertEquals("", stdout(), String.join(" ", args));
+            assertTrue(!Files.exists(outDir), "no output folder after " + String.join(" ", args));
+            if (args[args.length - 1].equals(file.toString())) assertTrue(e.contains("is a file"), e);
+            if (java.util.List.of(args).contains("fp16")) assertTrue(e.contains("device auto found none"), e);
+        }
+        assertEquals("x", Files.readString(file), "the file given as --out is untouched");
+    }
+
+    @Test
+    void depthAndGrowthRateAloneNameTheDefaultDenseNetBC(@TempDir Path dir) throws Exception {
+        Path data = tensors(dir, 16, 2);
+        assertEquals(0, run("train", "--dataset", "tensors:" + data, "--depth", "16", "--growth-rate", "4", "--batch", "8", "--steps", "1",
+                "--device", "cpu", "--threads", "2", "--out", dir.resolve("r").toString()), stderr());
+        assertTrue(stderr().contains("DenseNet(k=4, blocks=[2, 2, 2]"), stderr());
+        assertTrue(stderr().contains("stopped after 1 step (--steps)"), stderr());
+    }
 }

@@ -68,6 +68,22 @@ class MemoryModesTest {
     }
 
     @Test
+    void aStepThatCannotFitIsRefusedUpFrontInEitherMode() {
+        // DenseNet-BC L=100 on 224x224 (CIFAR stem: no downsampling before block 1) at batch 4096:
+        // block 1 alone is 4096 x 224 x 224 x 216 floats, about 177 GB, far over any test machine
+        DenseNetConfig cfg = io.densenet4j.DenseNets.densenetBC(100, 12, 3, 10);
+        StateDict init = Initializers.torchvision(new DenseNet(cfg), 1);
+        long avail = TrainingEngine.availableBytes();
+        org.junit.jupiter.api.Assumptions.assumeTrue(avail > 0 && avail < 100e9, "this machine's available memory is unknown or huge");
+        for (TrainingEngine.Memory m : TrainingEngine.Memory.values()) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> TrainingEngine.create(cfg, init, 224, 224, m, 1, 4096, "cpu"));
+            assertTrue(e.getMessage().startsWith(m.id() + " memory mode would need about "), e.getMessage());
+            assertTrue(e.getMessage().contains("use a smaller batch"), e.getMessage());
+        }
+    }
+
+    @Test
     void efficientMemoryGrowsLinearlyWithDepth() {
         long[] bytes = new long[3];
         int[] depths = {40, 76, 112};
