@@ -10,6 +10,12 @@
 //       channel slice [off, off+len) of a buffer, channels [0, off+len) are written and the rest
 //       still NaN (plans write slices in channel order); and the whole network on poisoned
 //       buffers gives finite logits equal to the clean run.
+//   gpu_check threads PLAN WEIGHTS --n N [--threads T] [--dtype D]
+//       several predictors on one GPU from several threads (the Java contract: one stream
+//       each): T threads each build their own backend at the same time (algorithm search and
+//       caches shared), run 10 forwards of their own input and compare every result with
+//       that input's logits from a backend run alone first: equal within 1e-5 relative L2
+//       (the same algorithms: the search result is cached per process).
 //   gpu_check bench PLAN WEIGHTS --batch B [--dtype D] [--options ...] [--seconds S] [--name NAME]
 //       JSON: img/s end to end (host arrays in and out, as a Java caller sees it) and resident
 //       (input already on the GPU, CUDA Graph replay of the network alone); peak device bytes
@@ -60,6 +66,7 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <cuda_runtime_api.h>
 
@@ -76,6 +83,7 @@ struct Args {
     int64_t n = 2, batch = 1;
     double seconds = 2.0;
     double cap_bytes = 0;
+    int threads = 4;
 };
 
 std::string read_text(const std::string& path) {
@@ -219,6 +227,52 @@ int sentinel(const std::string& plan_path, const std::string& wpath, const Args&
                 plan_path.c_str(), a.dtype.c_str(), static_cast<long long>(n), checked,
                 finite && same ? "equal-and-finite" : "DIFFER");
     return failures ? 1 : 0;
+}
+
+double rel_l2(const float* want, const float* got, size_t count);
+
+int threads_check(const std::string& plan_path, const std::string& wpath, const Args& a) {
+    auto store = load_weights(wpath);
+    std::string text = read_text(plan_path);
+    dn4j::Plan plan = dn4j::Plan::parse(text);
+    int64_t n = a.n;
+    int t_count = std::max(2, a.threads);
+    size_t in_size = static_cast<size_t>(n) * plan.in_c * plan.in_h * plan.in_w;
+    std::vector<std::vector<float>> x(static_cast<size_t>(t_count)), want(x.size());
+    {
+        auto be = make(text, *store, a);
+        for (int t = 0; t < t_count; t++) {
+            x[t] = random_input(in_size, 100 + static_cast<unsigned>(t));
+            want[t].resize(static_cast<size_t>(be->output_size(n)));
+            be->forward(x[t].data(), n, want[t].data());
+        }
+    }
+    std::vector<double> worst(x.size(), 0);
+    std::vector<std::string> error(x.size());
+    std::vector<std::thread> pool;
+    for (int t = 0; t < t_count; t++) {
+        pool.emplace_back([&, t]() {
+            try {
+                auto be = make(text, *store, a);
+                std::vector<float> got(want[t].size());
+                for (int r = 0; r < 10; r++) {
+                    be->forward(x[t].data(), n, got.data());
+                    worst[t] = std::max(worst[t], rel_l2(want[t].data(), got.data(), got.size()));
+                }
+            } catch (const std::exception& e) {
+                error[t] = e.what();
+            }
+        });
+    }
+    for (auto& th : pool) th.join();
+    double w = *std::max_element(worst.begin(), worst.end());
+    std::string errs;
+    for (const auto& e : error)
+        if (!e.empty()) errs += " [" + e + "]";
+    bool ok = errs.empty() && w <= 1e-5;
+    std::printf("%s threads %s dtype=%s n=%lld threads=%d worst_rel_l2=%.3g%s\n", ok ? "PASS" : "FAIL", plan_path.c_str(),
+                a.dtype.c_str(), static_cast<long long>(n), t_count, w, errs.c_str());
+    return ok ? 0 : 1;
 }
 
 int bench(const std::string& plan_path, const std::string& wpath, const Args& a) {
@@ -823,7 +877,7 @@ int train_estimate(const std::string& plan_path, const Args& a) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: gpu_check golden|sentinel|bench|train-golden|train-bench|train-estimate|train-cap|probe ... (see native/test/gpu_check.cpp)\n");
+        std::fprintf(stderr, "usage: gpu_check golden|sentinel|threads|bench|train-golden|train-bench|train-estimate|train-cap|probe ... (see native/test/gpu_check.cpp)\n");
         return 2;
     }
     std::string cmd = argv[1];
@@ -843,6 +897,7 @@ int main(int argc, char** argv) {
             else if (k == "--batch") a.batch = std::stoll(val());
             else if (k == "--seconds") a.seconds = std::stod(val());
             else if (k == "--cap-bytes") a.cap_bytes = std::stod(val());
+            else if (k == "--threads") a.threads = std::stoi(val());
             else if (k == "--memory") {
                 a.memory = val();
                 if (a.memory != "efficient" && a.memory != "naive")
@@ -865,6 +920,7 @@ int main(int argc, char** argv) {
         if (cmd == "golden" && pos.size() == 3) return golden(pos[0], pos[1], pos[2], a);
         if (cmd == "sentinel" && pos.size() == 2) return sentinel(pos[0], pos[1], a);
         if (cmd == "bench" && pos.size() == 2) return bench(pos[0], pos[1], a);
+        if (cmd == "threads" && pos.size() == 2) return threads_check(pos[0], pos[1], a);
         if (cmd == "train-golden" && pos.size() == 3) return train_golden(pos[0], pos[1], pos[2], a);
         if (cmd == "train-bench" && (pos.size() == 1 || pos.size() == 2))
             return train_bench(pos[0], pos.size() == 2 ? pos[1] : "", a);
