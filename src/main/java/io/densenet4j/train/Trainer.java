@@ -183,7 +183,7 @@ public final class Trainer {
                             boolean endOfEpoch = b.index() + 1 == perEpoch;
                             if (endOfEpoch) {
                                 last = test == null ? null : Evaluation.run(engine::predict, test, norm, settings.batch());
-                                metrics.add(row(epoch + 1, step, lr, lossSum, seen, correct, last, t0));
+                                metrics.add(row(epoch + 1, step, lr, lossSum, seen, correct, last, (System.nanoTime() - t0) / 1e9));
                                 save(engine, epoch + 1, 0, step, metrics, 0, 0, 0);
                                 metrics.write(out);
                             } else {
@@ -197,7 +197,7 @@ public final class Trainer {
                 }
                 double secs = (System.nanoTime() - t0) / 1e9;
                 last = test == null ? null : Evaluation.run(engine::predict, test, norm, settings.batch());
-                metrics.add(row(epoch + 1, step, lr, lossSum, seen, correct, last, t0));
+                metrics.add(row(epoch + 1, step, lr, lossSum, seen, correct, last, secs));  // training time, as the log line
                 save(engine, epoch + 1, 0, step, metrics, 0, 0, 0);  // the checkpoint (with the metrics) first
                 metrics.write(out);
                 log.println(String.format(Locale.ROOT, "epoch %d/%d: train loss %.4f acc %.2f%%, test loss %s acc %s, %.0f img/s, %.0f s",
@@ -217,9 +217,8 @@ public final class Trainer {
         return z ^ (z >>> 31);
     }
 
-    /** The metrics row of an epoch; {@code epoch} counts from 1, as the log does. */
-    private static Metrics.Row row(int epoch, long step, double lr, double lossSum, long seen, long correct, Evaluation test, long t0) {
-        double secs = (System.nanoTime() - t0) / 1e9;
+    /** The metrics row of an epoch; {@code epoch} counts from 1, as the log does; {@code secs}: training, without evaluation. */
+    private static Metrics.Row row(int epoch, long step, double lr, double lossSum, long seen, long correct, Evaluation test, double secs) {
         return new Metrics.Row(epoch, step, lr, seen == 0 ? Double.NaN : lossSum / seen, seen == 0 ? Double.NaN : (double) correct / seen,
                 test == null ? Double.NaN : test.loss(), test == null ? Double.NaN : test.accuracy(), seen / secs, secs);
     }
