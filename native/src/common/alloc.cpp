@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
+#include <string>
 
 #include "densenet4j/core.h"
 #include "error.h"
@@ -35,5 +37,14 @@ void tracked_free(void* p, size_t bytes) {
 int64_t native_bytes_in_use() { return g_in_use.load(); }
 int64_t native_bytes_peak() { return g_peak.load(); }
 void native_bytes_reset_peak() { g_peak.store(g_in_use.load()); }
+
+int64_t available_host_bytes() {
+    std::ifstream f("/proc/meminfo");
+    std::string line;
+    while (std::getline(f, line)) {
+        if (line.rfind("MemAvailable:", 0) == 0) return std::atoll(line.c_str() + 13) * 1024;  // "MemAvailable:  123 kB"
+    }
+    return -1;
+}
 
 }  // namespace dn4j

@@ -9,6 +9,8 @@ namespace dn4j {
 /** 64-byte aligned, tracked; throws dn4j::Error when the system refuses. */
 void* tracked_alloc(size_t bytes);
 void tracked_free(void* p, size_t bytes);
+/** MemAvailable of /proc/meminfo in bytes, or -1 where it cannot be read. */
+int64_t available_host_bytes();
 
 /** An owning, tracked, 64-byte aligned float buffer (move-only). */
 class Buffer {

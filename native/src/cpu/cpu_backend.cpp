@@ -613,6 +613,12 @@ private:
         ctx_.n = 0;
         check_buffer_elements(plan_, n);
         mem_ = plan_memory(plan_, n);
+        // refused up front (like training) rather than left to the kernel's out-of-memory killer
+        int64_t grow = static_cast<int64_t>(mem_.arena_floats) * 4 - static_cast<int64_t>(arena_.size()) * 4;
+        int64_t avail = available_host_bytes();
+        DN_CHECK(grow <= 0 || avail < 0 || static_cast<double>(grow) <= 0.9 * static_cast<double>(avail), "batch ", n,
+                 " needs about ", static_cast<double>(mem_.arena_floats) * 4 / 1e9, " GB for its activations, over 90% of the ",
+                 static_cast<double>(avail) / 1e9, " GB this machine has available; use a smaller batch");
         arena_.reserve(static_cast<size_t>(mem_.arena_floats));
         ctx_.buf.resize(plan_.buffers.size());
         for (size_t b = 0; b < plan_.buffers.size(); b++) ctx_.buf[b] = arena_.data() + mem_.offset[b];

@@ -81,6 +81,15 @@ public final class Devices {
         return d;
     }
 
+    /**
+     * Logs {@code auto}'s fallback to the CPU (once per JVM) when {@code requested} was auto and
+     * {@code resolved} is cpu: for callers that resolved with {@link #checkFor} and log once the
+     * work is accepted, so that a refusal is the only line.
+     */
+    public static void noteFallback(String requested, String resolved) {
+        if ("auto".equals(requested) && "cpu".equals(resolved)) logFallback();
+    }
+
     private static void logFallback() {
         if (FALLBACK_LOGGED.compareAndSet(false, true)) {
             // one line; only where the CUDA backend was shipped (without the gpu jar the CPU is the plan)

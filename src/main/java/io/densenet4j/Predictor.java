@@ -66,7 +66,7 @@ public final class Predictor implements AutoCloseable {
         this.net = net;
         this.options = options;
         StateDicts.check(net.stateDictShapes().all(), weights, Set.of());
-        this.device = Devices.resolveFor(options.device(), options.dtype(), false);
+        this.device = Devices.checkFor(options.device(), options.dtype(), false);  // auto's fallback is logged at the first forward
         this.backendOptions = Devices.options(device, options.dtype());
         this.store = NativeLibrary.call(NativeCore.WeightStore::new);
         try {
@@ -158,6 +158,7 @@ public final class Predictor implements AutoCloseable {
         if (e == null) {
             Plan plan = net.inferencePlan(height, width);
             e = NativeLibrary.call(() -> new NativeCore.Engine(plan.text(), store, device, options.threads(), backendOptions));
+            Devices.noteFallback(options.device(), device);
             engines.put(key, e);
         }
         return e;

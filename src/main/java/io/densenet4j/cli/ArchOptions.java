@@ -36,7 +36,8 @@ final class ArchOptions {
 
     /**
      * The same; with {@code bcDepth > 0}, {@code --depth} or {@code --growth-rate} alone name a
-     * DenseNet-BC (of depth {@code bcDepth} when only k is given), as {@code train}'s default network.
+     * DenseNet-BC, and a DenseNet-BC without {@code --depth} has depth {@code bcDepth}, as
+     * {@code train}'s default network.
      *
      * @throws IllegalArgumentException when --depth or --growth-rate would be ignored
      */
@@ -44,7 +45,7 @@ final class ArchOptions {
         if (arch != null && config != null) throw new IllegalArgumentException("give --arch or --config, not both");
         boolean bcOptions = depth != null || growthRate != null;
         if (bcOptions && arch == null && config == null && bcDepth > 0) arch = "densenet-bc";
-        if (bcOptions && depth == null && "densenet-bc".equalsIgnoreCase(arch) && bcDepth > 0) depth = bcDepth;
+        if (depth == null && "densenet-bc".equalsIgnoreCase(arch) && bcDepth > 0) depth = bcDepth;
         if (bcOptions && !"densenet-bc".equalsIgnoreCase(arch)) {
             throw new IllegalArgumentException("--depth and --growth-rate apply to --arch densenet-bc only");
         }

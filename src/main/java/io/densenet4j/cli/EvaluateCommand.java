@@ -40,11 +40,13 @@ final class EvaluateCommand implements Runnable {
     @Override
     public void run() {
         if (batch <= 0) throw new IllegalArgumentException("--batch must be positive");
+        Predictor.Options options = run.options();  // checked before any note
+        java.util.List<String> notes = new java.util.ArrayList<>();  // printed once the evaluation is accepted
         Map<String, String> meta = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS ? SafeTensors.read(weights).metadata() : Map.of();
         if (dataset == null) dataset = meta.getOrDefault(Checkpoint.RUN_PREFIX + "dataset", "fashion-mnist");
         Dataset test = Datasets.open(dataset, dataDir, false);
         if (dataset.startsWith("folder:") || dataset.startsWith("tensors:")) {
-            System.err.println("note: " + dataset + " has no separate test split; evaluating on all its " + test.size() + " images");
+            notes.add("note: " + dataset + " has no separate test split; evaluating on all its " + test.size() + " images");
         }
         Normalization norm;
         DenseNetConfig cfg = arch.resolve();
@@ -58,15 +60,16 @@ final class EvaluateCommand implements Runnable {
             sd = StateDicts.load(weights);
             if (cfg == null) cfg = ArchitectureInference.infer(sd);
             norm = Normalization.compute(Datasets.open(dataset, dataDir, true));
-            System.err.println("weights carry no normalisation; using the training split's: mean " + java.util.Arrays.toString(norm.mean())
+            notes.add("weights carry no normalisation; using the training split's: mean " + java.util.Arrays.toString(norm.mean())
                     + ", std " + java.util.Arrays.toString(norm.std()));
         }
         if (cfg.inChannels() != test.channels()) {
             throw new IllegalArgumentException("the network takes " + cfg.inChannels() + " input channels, " + dataset + " has " + test.channels());
         }
         new io.densenet4j.DenseNet(cfg).checkInputSize(test.height(), test.width());
-        try (Predictor p = Predictor.create(cfg, sd, run.options())) {
+        try (Predictor p = Predictor.create(cfg, sd, options)) {
             int h = test.height(), w = test.width();
+            notes.forEach(System.err::println);
             Evaluation e = Evaluation.run((x, n) -> p.forward(x, n, h, w), test, norm, batch);
             System.out.print(e.report());
         }

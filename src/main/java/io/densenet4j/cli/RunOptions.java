@@ -5,7 +5,7 @@ import picocli.CommandLine.Option;
 
 /** Where and how batches run. */
 final class RunOptions {
-    @Option(names = "--threads", description = "CPU threads (default: all cores)")
+    @Option(names = "--threads", description = "CPU threads, 1 to 1024 (default 0: all cores)")
     int threads = 0;
 
     @Option(names = "--device", description = "auto (default: CUDA if available, else CPU), cpu, cuda or cuda:INDEX")

@@ -83,7 +83,7 @@ final class TrainCommand implements Runnable {
     @Option(names = "--resume", description = "continue from this checkpoint (its settings and data order)")
     Path resume;
 
-    @Option(names = "--steps", description = "stop after N SGD steps in all (checkpoint kept for --resume)")
+    @Option(names = "--steps", description = "stop after N SGD steps in all (checkpoint kept for --resume); 0, the default: no limit")
     long steps = 0;
 
     @Option(names = "--no-shuffle", description = "keep the dataset order")
@@ -98,7 +98,7 @@ final class TrainCommand implements Runnable {
     @Option(names = "--memory", description = "efficient (default) or naive")
     String memory = "efficient";
 
-    @Option(names = "--threads", description = "CPU threads (default: all cores)")
+    @Option(names = "--threads", description = "CPU threads, 1 to 1024 (default 0: all cores)")
     int threads = 0;
 
     @Option(names = "--device", description = "auto (default: CUDA if available, else CPU), cpu, cuda or cuda:INDEX; a resumed run may change it")
@@ -116,11 +116,16 @@ final class TrainCommand implements Runnable {
     public void run() {
         // an unusable device or dtype fails here, before any output (auto's fallback line comes when training starts)
         io.densenet4j.Devices.checkFor(device, dtype, true);
+        if (out != null && out.toString().isEmpty()) throw new IllegalArgumentException("--out must not be empty");
+        // every value is checked, also those a resumed run ignores
+        TrainSettings given = new TrainSettings(epochs, batch, lr, Schedule.parse(schedule), momentum, nesterov, weightDecay, seed, !noShuffle,
+                !noAugment, TrainingEngine.Memory.parse(memory), threads, steps);
+        java.util.List<String> notes = new java.util.ArrayList<>();  // printed once the run is accepted
         Checkpoint ck = resume != null ? Checkpoint.read(resume) : null;
         if (ck != null) {
             java.util.List<String> ignored = new java.util.ArrayList<>();
             for (String o : FROM_CHECKPOINT) if (spec.commandLine().getParseResult().hasMatchedOption(o)) ignored.add(o);
-            if (!ignored.isEmpty()) System.err.println("resuming: " + String.join(", ", ignored) + " ignored; the checkpoint's settings apply");
+            if (!ignored.isEmpty()) notes.add("resuming: " + String.join(", ", ignored) + " ignored; the checkpoint's settings apply");
             if (dataset == null) dataset = ck.run().get("dataset");
             if (valSplit == null && ck.run().containsKey("val_split")) valSplit = Double.parseDouble(ck.run().get("val_split"));
             if (testDataset == null) testDataset = ck.run().get("test_dataset");
@@ -161,18 +166,22 @@ final class TrainCommand implements Runnable {
             if (out == null) dir = resume.toAbsolutePath().getParent();
         } else {
             boolean tensors = train instanceof TensorFileDataset || dataset.startsWith("tensors:");
-            settings = new TrainSettings(epochs, batch, lr, Schedule.parse(schedule), momentum, nesterov, weightDecay, seed, !noShuffle,
-                    !noAugment && !tensors, TrainingEngine.Memory.parse(memory), threads, steps);
+            settings = new TrainSettings(given.epochs(), given.batch(), given.lr(), given.schedule(), given.momentum(), given.nesterov(),
+                    given.weightDecay(), given.seed(), given.shuffle(), given.augment() && !tensors, given.memory(), given.threads(), given.maxSteps());
             cfg = config(train);
             if (dropRate != 0) cfg = cfg.withDropRate(dropRate);
             norm = Normalization.compute(train);
         }
         if (ck != null) settings = withSteps(settings, steps);  // a limit applies to this invocation only
+        if (ck != null && steps > 0 && ck.step() >= steps) {
+            throw new IllegalArgumentException("--steps " + steps + ": the checkpoint is already at step " + ck.step()
+                    + "; give a larger --steps, or none to run to the end");
+        }
         Trainer trainer = new Trainer(cfg, settings, train, test, norm, dir, System.err);  // a network that does not fit the data fails here, before any output
-        if (ck != null) System.err.println("resuming " + resume + " at epoch " + (ck.epoch() + 1) + ", step " + ck.step() + " (its settings apply)");
-        else init = weights != null ? fineTuneStart(cfg) : Initializers.torchvision(new DenseNet(cfg), seed);
+        if (ck != null) notes.add("resuming " + resume + " at epoch " + (ck.epoch() + 1) + ", step " + ck.step() + " (its settings apply)");
+        else init = weights != null ? fineTuneStart(cfg, notes) : Initializers.torchvision(new DenseNet(cfg), seed);
         if (ck == null && java.nio.file.Files.exists(dir.resolve(Trainer.CHECKPOINT))) {
-            System.err.println("note: replacing the earlier run in " + dir + " (use --resume " + dir.resolve(Trainer.CHECKPOINT) + " to continue it)");
+            notes.add("note: replacing the earlier run in " + dir + " (use --resume " + dir.resolve(Trainer.CHECKPOINT) + " to continue it)");
         }
         java.util.Map<String, String> info = new java.util.LinkedHashMap<>();
         info.put("dataset", dataset);
@@ -180,10 +189,10 @@ final class TrainCommand implements Runnable {
         if (testDataset != null) info.put("test_dataset", testDataset);
         requireFolderPossible(dir);
         // printed by run() once the network, device and memory are accepted, before the folder is made
-        String banner = String.format(Locale.ROOT, "training %s on %s (%d images, %dx%dx%d, %d classes), %d epochs, batch %d, %s memory%s -> %s",
+        notes.add(String.format(Locale.ROOT, "training %s on %s (%d images, %dx%dx%d, %d classes), %d epochs, batch %d, %s memory%s -> %s",
                 cfg, dataset, train.size(), train.channels(), train.height(), train.width(), train.numClasses(), settings.epochs(),
-                settings.batch(), settings.memory().id(), dtype.equals("fp32") ? "" : ", " + dtype, dir);
-        Trainer.Result r = trainer.onDevice(device).dtype(dtype).describeRun(info).banner(banner).run(init, ck);
+                settings.batch(), settings.memory().id(), dtype.equals("fp32") ? "" : ", " + dtype, dir));
+        Trainer.Result r = trainer.onDevice(device).dtype(dtype).describeRun(info).banner(String.join("\n", notes)).run(init, ck);
         if (saveState != null) {
             Trainer.saveState(r.state(), saveState);
             System.out.println("wrote state_dict to " + saveState);
@@ -224,13 +233,14 @@ final class TrainCommand implements Runnable {
         DenseNetConfig c = arch.resolve(weights == null ? DEFAULT_DEPTH : -1);  // --depth/--growth-rate alone: the default DenseNet-BC
         if (c == null && weights != null) c = io.densenet4j.ArchitectureInference.infer(StateDicts.load(weights));
         if (c == null) c = DenseNets.densenetBC(DEFAULT_DEPTH, 12, train.channels(), train.numClasses());
-        if (arch.inChannels == null) c = c.withInChannels(train.channels());
-        if (arch.numClasses == null) c = c.withNumClasses(train.numClasses());
+        // given: used as given (the Trainer refuses one that differs from the data); else the dataset's
+        c = c.withInChannels(arch.inChannels != null ? arch.inChannels : train.channels());
+        c = c.withNumClasses(arch.numClasses != null ? arch.numClasses : train.numClasses());
         return c;
     }
 
     /** Weights to fine-tune from: the classifier is re-initialised when the class count differs. */
-    private StateDict fineTuneStart(DenseNetConfig cfg) {
+    private StateDict fineTuneStart(DenseNetConfig cfg, java.util.List<String> notes) {
         StateDict sd = StateDicts.load(weights);
         Tensor conv0 = sd.get("features.conv0.weight");
         if (conv0 != null && conv0.rank() == 4 && conv0.dim(1) != cfg.inChannels()) {
@@ -242,7 +252,7 @@ final class TrainCommand implements Runnable {
             StateDict fresh = Initializers.torchvision(new DenseNet(cfg), seed);
             sd.put("classifier.weight", fresh.require("classifier.weight"));
             sd.put("classifier.bias", fresh.require("classifier.bias"));
-            System.err.println("classifier re-initialised: the weights have " + fc.dim(0) + " classes, the dataset " + cfg.numClasses());
+            notes.add("classifier re-initialised: the weights have " + fc.dim(0) + " classes, the dataset " + cfg.numClasses());
         }
         return sd;
     }

@@ -32,7 +32,7 @@ public record TrainSettings(int epochs, int batch, double lr, Schedule schedule,
         if (!(lr > 0) || Double.isInfinite(lr)) throw new IllegalArgumentException("--lr must be positive, got " + lr);
         if (!(momentum >= 0 && momentum < 1)) throw new IllegalArgumentException("--momentum must be in [0, 1), got " + momentum);
         if (nesterov && momentum == 0) throw new IllegalArgumentException("--nesterov needs a momentum > 0");
-        if (!(weightDecay >= 0)) throw new IllegalArgumentException("--weight-decay must be >= 0, got " + weightDecay);
+        if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) throw new IllegalArgumentException("--weight-decay must be finite and >= 0, got " + weightDecay);
         if (threads < 0 || threads > io.densenet4j.Predictor.MAX_THREADS) {
             throw new IllegalArgumentException("--threads must be from 0 (all cores) to " + io.densenet4j.Predictor.MAX_THREADS + ", got " + threads);
         }

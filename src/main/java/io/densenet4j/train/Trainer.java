@@ -68,6 +68,13 @@ public final class Trainer {
         if (config.numClasses() != train.numClasses()) {
             throw new IllegalArgumentException("the network has " + config.numClasses() + " classes, the dataset " + train.numClasses());
         }
+        if (test != null && (test.channels() != train.channels() || test.height() != train.height() || test.width() != train.width()
+                || test.numClasses() != train.numClasses())) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "the test split's images are %dx%dx%d in %d classes, the training set's %dx%dx%d in %d; they must match",
+                    test.channels(), test.height(), test.width(), test.numClasses(), train.channels(), train.height(), train.width(),
+                    train.numClasses()));
+        }
         new io.densenet4j.DenseNet(config).checkInputSize(train.height(), train.width());
         this.config = config;
         this.settings = settings;
@@ -122,6 +129,10 @@ public final class Trainer {
         int epoch0 = resume != null ? resume.epoch() : 0;
         int batch0 = resume != null ? resume.batch() : 0;
         long step = resume != null ? resume.step() : 0;
+        if (settings.maxSteps() > 0 && step >= settings.maxSteps()) {
+            throw new IllegalArgumentException("--steps " + settings.maxSteps() + ": the checkpoint is already at step " + step
+                    + "; give a larger --steps, or none to run to the end");
+        }
         Metrics metrics = resume != null && resume.run().containsKey("metrics") ? Metrics.parse(resume.run().get("metrics")) : new Metrics();
         int perEpoch = BatchLoader.batchesPerEpoch(train.size(), settings.batch(), true);
         long totalSteps = (long) perEpoch * settings.epochs();

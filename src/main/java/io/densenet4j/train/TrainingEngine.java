@@ -56,7 +56,7 @@ public final class TrainingEngine implements AutoCloseable {
 
     private TrainingEngine(DenseNet net, StateDict init, int height, int width, Memory memory, int threads, String device, String dtype) {
         this.net = net;
-        this.device = io.densenet4j.Devices.resolveFor(device, dtype, true);
+        this.device = io.densenet4j.Devices.checkFor(device, dtype, true);  // auto's fallback is logged by create() once accepted
         String options = io.densenet4j.Devices.trainOptions(this.device, dtype);
         this.dtype = dtype;
         this.height = height;
@@ -131,6 +131,7 @@ public final class TrainingEngine implements AutoCloseable {
                         memory.id(), need / 1e9, plannedBatch, avail / 1e9, memory == Memory.NAIVE ? " or --memory efficient" : ""));
             }
         }
+        io.densenet4j.Devices.noteFallback(device, t.device);
         return t;
     }
 

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -68,6 +69,13 @@ class TrainCliTest extends CliHarness {
                 "--growth-rate", "4", "--epochs", "2", "--batch", "8", "--threads", "2", "--out", runDir.toString(), "--steps", "3"), err.toString());
         assertTrue(err.toString().contains("stopped after 3 steps"), err.toString());
         Path ck = runDir.resolve("checkpoint.safetensors");
+        byte[] before = Files.readAllBytes(ck);
+        // a limit at or below the checkpoint's step, and invalid values of ignored options: refused, checkpoint untouched
+        for (String[] args : new String[][] {{"--steps", "3"}, {"--steps", "2"}, {"--threads", "1025"}, {"--batch", "0"}}) {
+            assertEquals(2, run("train", "--resume", ck.toString(), args[0], args[1]), stderr());
+            assertTrue(stderr().strip().startsWith("densenet4j: error: ") && stderr().strip().lines().count() == 1, stderr());
+            assertArrayEquals(before, Files.readAllBytes(ck));
+        }
         // no --dataset / --val-split: the checkpoint knows them; --epochs is ignored with a note
         assertEquals(0, run("train", "--resume", ck.toString(), "--epochs", "7"), err.toString());
         assertTrue(err.toString().contains("--epochs ignored"), err.toString());
@@ -146,6 +154,7 @@ class TrainCliTest extends CliHarness {
     @Test
     void refusedRunsPrintOneErrorLineAndLeaveNothing(@TempDir Path dir) throws Exception {
         Path data = tensors(dir, 16, 2);
+        Path threeClasses = tensors(Files.createDirectories(dir.resolve("three")), 16, 3);
         Path file = Files.writeString(dir.resolve("afile"), "x");
         Path outDir = dir.resolve("out");
         String d = "tensors:" + data;
@@ -158,7 +167,13 @@ class TrainCliTest extends CliHarness {
             new String[] {"train", "--dataset", d, "--batch", "8", "--device", "cpu", "--out", file.toString()},
             new String[] {"train", "--dataset", d, "--batch", "8", "--device", "cpu", "--out", file.resolve("sub").toString()},
             new String[] {"train", "--dataset", d, "--batch", "abc"},
-            new String[] {"train", "--dataset", d, "--no-such-option"}));
+            new String[] {"train", "--dataset", d, "--no-such-option"},
+            new String[] {"train", "--dataset", d, "--test-dataset", "tensors:" + threeClasses, "--batch", "8", "--out", outDir.toString()},
+            new String[] {"train", "--dataset", d, "--in-channels", "3", "--batch", "8", "--out", outDir.toString()},
+            new String[] {"train", "--dataset", d, "--batch", "8", "--out", ""},
+            new String[] {"train", "--dataset", d, "--batch", "8", "--weight-decay", "Infinity", "--out", outDir.toString()},
+            new String[] {"bench", "--arch", "densenet-bc", "--depth", "100", "--batch", "10000", "--image", "32", "--seconds", "0.1",
+                "--device", "cpu"}));
         if (!io.densenet4j.internal.NativeLibrary.cudaAvailable()) {
             // auto finds no GPU: the dtype error names why, and comes alone (no fallback line before it)
             bad.add(new String[] {"train", "--dataset", d, "--dtype", "fp16", "--batch", "8", "--out", outDir.toString()});
