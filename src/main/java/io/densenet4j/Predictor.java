@@ -122,10 +122,15 @@ public final class Predictor implements AutoCloseable {
     public synchronized float[] forward(float[] input, int n, int height, int width) {
         if (store == null) throw new IllegalStateException("predictor is closed");
         if (n <= 0) throw new IllegalArgumentException("batch size must be positive, got " + n);
-        long want = (long) n * net.config().inChannels() * height * width;
-        if (input.length != want) {
+        long want;
+        try {
+            want = Math.multiplyExact(Math.multiplyExact((long) n * net.config().inChannels(), (long) height), (long) width);
+        } catch (ArithmeticException overflow) {
+            want = -1;
+        }
+        if (height <= 0 || width <= 0 || input.length != want) {
             throw new IllegalArgumentException("input has " + input.length + " floats; (" + n + ", " + net.config().inChannels() + ", "
-                    + height + ", " + width + ") needs " + want);
+                    + height + ", " + width + ") needs " + (want < 0 ? "more than 2^63" : Long.toString(want)));
         }
         NativeCore.Engine e = engine(height, width);
         float[] out = new float[n * numClasses()];

@@ -64,9 +64,9 @@ final class BenchCommand implements Runnable {
         }
         int side = image != null ? image : InfoCommand.defaultImageSize(cfg);
         new DenseNet(cfg).checkInputSize(side, side);
-        long floats = (long) batch * cfg.inChannels() * side * side;
+        double floats = (double) batch * cfg.inChannels() * side * side;  // no overflow at any --image
         if (floats > Integer.MAX_VALUE - 16) {
-            throw new IllegalArgumentException("--batch " + batch + " at " + side + "x" + side + " needs " + floats + " input floats, more than one Java array holds");
+            throw new IllegalArgumentException("--batch " + batch + " at " + side + "x" + side + " needs " + String.format(java.util.Locale.ROOT, "%.0f", floats) + " input floats, more than one Java array holds");
         }
         float[] x = new float[(int) floats];
         SplittableRandom rng = new SplittableRandom(7);
