@@ -66,6 +66,9 @@ final class EvaluateCommand implements Runnable {
         if (cfg.inChannels() != test.channels()) {
             throw new IllegalArgumentException("the network takes " + cfg.inChannels() + " input channels, " + dataset + " has " + test.channels());
         }
+        if (cfg.numClasses() != test.numClasses()) {
+            throw new IllegalArgumentException("the model has " + cfg.numClasses() + " classes, " + dataset + " has " + test.numClasses());
+        }
         new io.densenet4j.DenseNet(cfg).checkInputSize(test.height(), test.width());
         try (Predictor p = Predictor.create(cfg, sd, options)) {
             int h = test.height(), w = test.width();

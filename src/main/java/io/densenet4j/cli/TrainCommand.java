@@ -178,7 +178,7 @@ final class TrainCommand implements Runnable {
                     + "; give a larger --steps, or none to run to the end");
         }
         Trainer trainer = new Trainer(cfg, settings, train, test, norm, dir, System.err);  // a network that does not fit the data fails here, before any output
-        if (ck != null) notes.add("resuming " + resume + " at epoch " + (ck.epoch() + 1) + ", step " + ck.step() + " (its settings apply)");
+        if (ck != null) notes.add(0, "resuming " + resume + " at epoch " + (ck.epoch() + 1) + ", step " + ck.step() + " (its settings apply)");
         else init = weights != null ? fineTuneStart(cfg, notes) : Initializers.torchvision(new DenseNet(cfg), seed);
         if (ck == null && java.nio.file.Files.exists(dir.resolve(Trainer.CHECKPOINT))) {
             notes.add("note: replacing the earlier run in " + dir + " (use --resume " + dir.resolve(Trainer.CHECKPOINT) + " to continue it)");
@@ -189,8 +189,9 @@ final class TrainCommand implements Runnable {
         if (testDataset != null) info.put("test_dataset", testDataset);
         requireFolderPossible(dir);
         // printed by run() once the network, device and memory are accepted, before the folder is made
-        notes.add(String.format(Locale.ROOT, "training %s on %s (%d images, %dx%dx%d, %d classes), %d epochs, batch %d, %s memory%s -> %s",
+        notes.add(String.format(Locale.ROOT, "training %s on %s (%d images, %dx%dx%d, %d classes), %d epoch%s, batch %d, %s memory%s -> %s",
                 cfg, dataset, train.size(), train.channels(), train.height(), train.width(), train.numClasses(), settings.epochs(),
+                settings.epochs() == 1 ? "" : "s",
                 settings.batch(), settings.memory().id(), dtype.equals("fp32") ? "" : ", " + dtype, dir));
         Trainer.Result r = trainer.onDevice(device).dtype(dtype).describeRun(info).banner(String.join("\n", notes)).run(init, ck);
         if (saveState != null) {

@@ -59,6 +59,9 @@ class TrainCliTest extends CliHarness {
         assertEquals(0, run("train", "--dataset", "tensors:" + data3, "--weights", state.toString(), "--steps", "2", "--batch", "8",
                 "--out", dir.resolve("ft").toString(), "--threads", "2"), err.toString());
         assertTrue(err.toString().contains("classifier re-initialised"), err.toString());
+        // the 4-class checkpoint on 3-class data: refused before any note
+        assertEquals(2, run("evaluate", "--weights", runDir.resolve("checkpoint.safetensors").toString(), "--dataset", "tensors:" + data3));
+        assertEquals("densenet4j: error: the model has 4 classes, tensors:" + data3 + " has 3", stderr().strip());
     }
 
     @Test
