@@ -360,23 +360,77 @@ int classes_of(const dn4j::Plan& plan) {
     throw std::runtime_error("the plan has no head");
 }
 
+/** A two-step training reference (../shared/golden/README.md): every tensor, the input and its int64 labels. */
+struct TrainReference {
+    std::map<std::string, HostTensor> io;
+    std::vector<int64_t> labels;
+    int64_t n = 0;
+    const HostTensor& input() const { return io.at("input"); }
+
+    explicit TrainReference(const std::string& path) : io(dn4j::test::read_safetensors(path)) {
+        auto io64 = dn4j::test::read_safetensors_i64(path);
+        if (!io.count("input")) throw std::runtime_error(path + " has no 'input'");
+        if (!io64.count("labels")) throw std::runtime_error(path + " has no int64 'labels'");
+        labels = io64.at("labels").data;
+        n = input().shape[0];
+        if (static_cast<int64_t>(labels.size()) != n) throw std::runtime_error("labels and input disagree on the batch");
+    }
+    /** Step 1 of `t` on this reference (dropout seed 0); fills `logits` when given. */
+    double step1(dn4j::TrainBackend& t, float* logits = nullptr) const {
+        return t.forward_backward(input().data.data(), labels.data(), n, 0, logits);
+    }
+};
+
+/** Every parameter's gradient (read_grad), in plan order. */
+std::vector<std::vector<float>> grads_of(dn4j::TrainBackend& t) {
+    std::vector<std::vector<float>> g(static_cast<size_t>(t.param_count()));
+    for (int64_t i = 0; i < t.param_count(); i++) {
+        g[static_cast<size_t>(i)].resize(static_cast<size_t>(t.param_numel(i)));
+        t.read_grad(t.param_name(i), g[static_cast<size_t>(i)].data());
+    }
+    return g;
+}
+
+/** Whether step 1 on a fresh trainer (made by `make`) gives `loss` and `step1`'s gradients bit for bit. */
+template <typename Make>
+bool step1_repeats(const TrainReference& ref, Make&& make, double loss, const std::vector<std::vector<float>>& step1) {
+    auto fresh = make();
+    if (ref.step1(*fresh) != loss) return false;
+    auto g = grads_of(*fresh);
+    for (size_t i = 0; i < g.size(); i++)
+        if (std::memcmp(g[i].data(), step1[i].data(), g[i].size() * sizeof(float)) != 0) return false;
+    return true;
+}
+
+/** Calls `each(name, rel_l2)` for every step2.state.* tensor of `ref` against `store`; counts those missing there. */
+template <typename Each>
+void compare_step2_state(const TrainReference& ref, const dn4j::WeightStore& store, int& missing, Each&& each) {
+    const std::string pre = "step2.state.";
+    for (const auto& kv : ref.io) {
+        if (kv.first.rfind(pre, 0) != 0) continue;
+        std::string key = kv.first.substr(pre.size());
+        auto it = store.impl->tensors.find(key);
+        if (it == store.impl->tensors.end() || static_cast<size_t>(it->second.numel()) != kv.second.data.size()) {
+            missing++;
+            continue;
+        }
+        each(key, rel_l2(kv.second.data.data(), it->second.data.data(), kv.second.data.size()));
+    }
+}
+
 int train_golden_one(const std::string& plan_path, const std::string& wpath, const std::string& iopath,
                      const std::string& memory) {
     dn4j::Plan plan = dn4j::Plan::parse(read_text(plan_path));
-    auto io = dn4j::test::read_safetensors(iopath);
-    auto io64 = dn4j::test::read_safetensors_i64(iopath);
-    const HostTensor& in = io.at("input");
-    if (!io64.count("labels")) throw std::runtime_error(iopath + " has no int64 'labels'");
-    const std::vector<int64_t>& labels = io64.at("labels").data;
-    int64_t n = in.shape[0];
-    if (static_cast<int64_t>(labels.size()) != n) throw std::runtime_error("labels and input disagree on the batch");
+    TrainReference ref(iopath);
+    const auto& io = ref.io;
+    int64_t n = ref.n;
     int classes = classes_of(plan);
     const double strict = 1e-4, relax = 10;  // GoldenTrainingTest's tolerance, and how far the GPU may stray
 
     auto store = load_weights(wpath);
     auto tr = make_trainer(plan, *store, memory);
     std::vector<float> logits(static_cast<size_t>(n * classes));
-    double loss = tr->forward_backward(in.data.data(), labels.data(), n, 0, logits.data());
+    double loss = ref.step1(*tr, logits.data());
     float want_loss = io.at("step1.loss").data.at(0);
     float got_loss = static_cast<float>(loss);
     double loss_err = rel_l2(&want_loss, &got_loss, 1);
@@ -390,12 +444,10 @@ int train_golden_one(const std::string& plan_path, const std::string& wpath, con
     }
     Worst grads, state;
     int missing = 0;
-    std::vector<std::vector<float>> step1(static_cast<size_t>(tr->param_count()));
+    std::vector<std::vector<float>> step1 = grads_of(*tr);
     for (int64_t i = 0; i < tr->param_count(); i++) {
         std::string name = tr->param_name(i);
-        auto& g = step1[static_cast<size_t>(i)];
-        g.resize(static_cast<size_t>(tr->param_numel(i)));
-        tr->read_grad(name, g.data());
+        const auto& g = step1[static_cast<size_t>(i)];
         auto it = io.find("step1.grad." + name);
         if (it == io.end() || it->second.data.size() != g.size()) {
             missing++;
@@ -408,36 +460,16 @@ int train_golden_one(const std::string& plan_path, const std::string& wpath, con
         grads.add(name, e, tol * relax);
     }
     // determinism: step 1 again on a fresh trainer, bit for bit
-    bool repeat_same = true;
-    {
-        auto store2 = load_weights(wpath);
-        auto tr2 = make_trainer(plan, *store2, memory);
-        double loss2 = tr2->forward_backward(in.data.data(), labels.data(), n, 0, nullptr);
-        repeat_same = loss2 == loss;
-        std::vector<float> g;
-        for (int64_t i = 0; i < tr2->param_count() && repeat_same; i++) {
-            g.resize(static_cast<size_t>(tr2->param_numel(i)));
-            tr2->read_grad(tr2->param_name(i), g.data());
-            repeat_same = std::memcmp(g.data(), step1[static_cast<size_t>(i)].data(), g.size() * sizeof(float)) == 0;
-        }
-    }
+    auto store2 = load_weights(wpath);  // outlives the trainer that uses it
+    bool repeat_same = step1_repeats(ref, [&] { return make_trainer(plan, *store2, memory); }, loss, step1);
     tr->sgd_step(0.1f, 0.9f, 1e-4f, true);
-    tr->forward_backward(in.data.data(), labels.data(), n, 0, nullptr);
+    ref.step1(*tr);  // step 2's forward and backward, on the same batch
     tr->sgd_step(0.1f, 0.9f, 1e-4f, true);
     tr->sync_weights();
-    const std::string pre = "step2.state.";
-    for (auto& kv : io) {
-        if (kv.first.rfind(pre, 0) != 0) continue;
-        std::string key = kv.first.substr(pre.size());
-        auto it = store->impl->tensors.find(key);
-        if (it == store->impl->tensors.end() || static_cast<size_t>(it->second.numel()) != kv.second.data.size()) {
-            missing++;
-            continue;
-        }
-        double e = rel_l2(kv.second.data.data(), it->second.data.data(), kv.second.data.size());
+    compare_step2_state(ref, *store, missing, [&](const std::string& key, double e) {
         all_strict = all_strict && e <= strict;
         state.add(key, e, strict * relax);
-    }
+    });
     ok = ok && grads.ok && state.ok && missing == 0 && grads.count == tr->param_count() && state.count > 0;
     std::printf("%s train-golden %s memory=%s n=%lld loss_err=%.3g logits_err=%.3g grads=%d worst_grad=%.3g (%s) "
                 "state=%d worst_state=%.3g (%s) missing=%d tolerance=%.0e within_1e-4=%s repeat=%s\n",
@@ -455,13 +487,9 @@ bool all_finite(const std::vector<float>& v) {
 int train_golden_mixed(const std::string& plan_path, const std::string& wpath, const std::string& iopath,
                        const std::string& memory, const std::string& dtype) {
     dn4j::Plan plan = dn4j::Plan::parse(read_text(plan_path));
-    auto io = dn4j::test::read_safetensors(iopath);
-    auto io64 = dn4j::test::read_safetensors_i64(iopath);
-    const HostTensor& in = io.at("input");
-    if (!io64.count("labels")) throw std::runtime_error(iopath + " has no int64 'labels'");
-    const std::vector<int64_t>& labels = io64.at("labels").data;
-    int64_t n = in.shape[0];
-    if (static_cast<int64_t>(labels.size()) != n) throw std::runtime_error("labels and input disagree on the batch");
+    TrainReference ref(iopath);
+    const auto& io = ref.io;
+    int64_t n = ref.n;
     int classes = classes_of(plan);
     const bool fp16 = dtype == "fp16";
     const double tol = fp16 ? 5e-2 : 1e-1, loss_tol = 1e-2;
@@ -470,14 +498,6 @@ int train_golden_mixed(const std::string& plan_path, const std::string& wpath, c
         o << "dtype=" << dtype;
         if (fp16) o << " loss_scale=" << static_cast<long long>(scale);
         return o.str();
-    };
-    auto grads_of = [](dn4j::TrainBackend& t) {
-        std::vector<std::vector<float>> g(static_cast<size_t>(t.param_count()));
-        for (int64_t i = 0; i < t.param_count(); i++) {
-            g[static_cast<size_t>(i)].resize(static_cast<size_t>(t.param_numel(i)));
-            t.read_grad(t.param_name(i), g[static_cast<size_t>(i)].data());
-        }
-        return g;
     };
     auto finite = [](const std::vector<std::vector<float>>& g) {
         return std::all_of(g.begin(), g.end(), [](const std::vector<float>& v) { return all_finite(v); });
@@ -495,7 +515,7 @@ int train_golden_mixed(const std::string& plan_path, const std::string& wpath, c
     for (;;) {
         store = load_weights(wpath);
         tr = make_trainer(plan, *store, memory, opts(scale));
-        loss = tr->forward_backward(in.data.data(), labels.data(), n, 0, logits.data());
+        loss = ref.step1(*tr, logits.data());
         step1 = grads_of(*tr);
         if (finite(step1)) {
             // after a back-off this scale is within 2x of overflow: halve once more, so that step 2
@@ -535,31 +555,14 @@ int train_golden_mixed(const std::string& plan_path, const std::string& wpath, c
         grads.add(name, rel_l2(it->second.data.data(), g.data(), g.size()), tol);
     }
     // determinism: step 1 again on a fresh trainer, bit for bit (reported, as in fp32)
-    bool repeat_same = true;
-    {
-        auto store2 = load_weights(wpath);
-        auto tr2 = make_trainer(plan, *store2, memory, opts(scale));
-        repeat_same = tr2->forward_backward(in.data.data(), labels.data(), n, 0, nullptr) == loss;
-        auto g2 = grads_of(*tr2);
-        for (size_t i = 0; i < g2.size() && repeat_same; i++)
-            repeat_same = std::memcmp(g2[i].data(), step1[i].data(), g2[i].size() * sizeof(float)) == 0;
-    }
+    auto store2 = load_weights(wpath);  // outlives the trainer that uses it
+    bool repeat_same = step1_repeats(ref, [&] { return make_trainer(plan, *store2, memory, opts(scale)); }, loss, step1);
     tr->sgd_step(0.1f, 0.9f, 1e-4f, true);
-    tr->forward_backward(in.data.data(), labels.data(), n, 0, nullptr);
+    ref.step1(*tr);  // step 2's forward and backward, on the same batch
     bool step2_finite = finite(grads_of(*tr));  // else sgd_step skips it and the state cannot match
     tr->sgd_step(0.1f, 0.9f, 1e-4f, true);
     tr->sync_weights();
-    const std::string pre = "step2.state.";
-    for (auto& kv : io) {
-        if (kv.first.rfind(pre, 0) != 0) continue;
-        std::string key = kv.first.substr(pre.size());
-        auto it = store->impl->tensors.find(key);
-        if (it == store->impl->tensors.end() || static_cast<size_t>(it->second.numel()) != kv.second.data.size()) {
-            missing++;
-            continue;
-        }
-        state.add(key, rel_l2(kv.second.data.data(), it->second.data.data(), kv.second.data.size()), tol);
-    }
+    compare_step2_state(ref, *store, missing, [&](const std::string& key, double e) { state.add(key, e, tol); });
     // the skip rule: non-finite gradients leave parameters and momentum alone and back off the scale
     bool skip_ok = true;
     std::string skip_note;
@@ -567,9 +570,9 @@ int train_golden_mixed(const std::string& plan_path, const std::string& wpath, c
         auto store3 = load_weights(wpath);
         auto init = load_weights(wpath);
         auto tr3 = make_trainer(plan, *store3, memory, opts(scale));
-        std::vector<float> bad(in.data);
+        std::vector<float> bad(ref.input().data);
         bad[0] = std::numeric_limits<float>::quiet_NaN();
-        tr3->forward_backward(bad.data(), labels.data(), n, 0, nullptr);
+        tr3->forward_backward(bad.data(), ref.labels.data(), n, 0, nullptr);
         tr3->sgd_step(0.1f, 0.9f, 1e-4f, true);
         tr3->sync_weights();
         for (int64_t i = 0; i < tr3->param_count() && skip_ok; i++) {

@@ -5,6 +5,8 @@
 #include "../common/error.h"
 #include "../common/plan.h"
 
+#include <string>
+
 namespace dn4j {
 
 struct View {
@@ -41,6 +43,30 @@ inline MaxPoolGeometry maxpool_geometry(const PlanOp& op, const View& src, const
     DN_CHECK(src.decl.h + 2 * g.pad >= g.k && src.decl.w + 2 * g.pad >= g.k && ho == dst.decl.h && wo == dst.decl.w,
              "plan line ", op.line, ": maxpool output ", ho, "x", wo, " does not match buffer ", dst.decl.name);
     return g;
+}
+
+/** A dense_layer op of a training plan, checked: its block buffer (index and shape), input
+ *  channels, growth rate k, bottleneck width, dropout probability and parameter prefix. */
+struct DenseLayerSpec {
+    int block = -1;
+    PlanBuffer blk;
+    int cin = 0, k = 0, width = 0;
+    float drop = 0;
+    std::string prefix;
+};
+inline DenseLayerSpec dense_layer_spec(const Plan& p, const PlanOp& op) {
+    DenseLayerSpec d;
+    d.block = p.buffer_index(op.str("block"));
+    d.blk = p.buffers[d.block];
+    d.cin = op.integer("cin");
+    d.k = op.integer("k");
+    d.width = op.integer("width");
+    d.drop = std::stof(op.str("drop", "0"));
+    d.prefix = op.str("prefix");
+    DN_CHECK(d.cin > 0 && d.k > 0 && d.width > 0 && d.cin + d.k <= d.blk.c, "plan line ", op.line,
+             ": dense layer channels outside its block buffer");
+    DN_CHECK(d.drop >= 0 && d.drop < 1, "plan line ", op.line, ": drop must be in [0, 1)");
+    return d;
 }
 
 }  // namespace dn4j

@@ -61,6 +61,12 @@ dnnl::primitive_attr make_attr(bool relu) {
     return attr;
 }
 
+/** A oneDNN matmul primitive with the descriptor it was made from (for describe()). */
+struct Gemm {
+    dnnl::matmul::primitive_desc pd;
+    dnnl::matmul prim;
+};
+
 class Op {
 public:
     virtual ~Op() = default;
@@ -288,11 +294,6 @@ public:
     }
 
 private:
-    struct Gemm {
-        dnnl::matmul::primitive_desc pd;
-        dnnl::matmul prim;
-    };
-
     static Buffer transformed(const ConvSpec& s) {
         DN_CHECK(s.k == 3 && s.stride == 1 && s.pad == 1, "plan line ", s.line,
                  ": Winograd takes 3x3 convs with stride 1 and pad 1");
@@ -421,11 +422,6 @@ public:
     }
 
 private:
-    struct Gemm {
-        dnnl::matmul::primitive_desc pd;
-        dnnl::matmul prim;
-    };
-
     Gemm make(Ctx& c, int64_t m, Needs& needs) {
         auto src_md = memory::desc({m, cin_}, dt::f32, memory::dims{lda_, 1});
         auto w_md = memory::desc({cin_, cout_}, dt::f32, tag::ab);
@@ -454,25 +450,21 @@ private:
 // ------------------------------------------------------------------ max pool
 class MaxPool : public Op {
 public:
-    MaxPool(const Plan& p, const PlanOp& op) : src_(view(p, op, "src")), dst_(view(p, op, "dst")) {
-        MaxPoolGeometry g = maxpool_geometry(op, src_, dst_);
-        k_ = g.k;
-        s_ = g.stride;
-        p_ = g.pad;
-    }
+    MaxPool(const Plan& p, const PlanOp& op)
+        : src_(view(p, op, "src")), dst_(view(p, op, "dst")), g_(maxpool_geometry(op, src_, dst_)) {}
     void prepare(Ctx&, Needs&) override {}
     void run(Ctx& c) override {
-        maxpool(c.buf[src_.b], c.n, src_.decl.h, src_.decl.w, src_.len, k_, s_, p_, c.buf[dst_.b] + dst_.off,
+        maxpool(c.buf[src_.b], c.n, src_.decl.h, src_.decl.w, src_.len, g_.k, g_.stride, g_.pad, c.buf[dst_.b] + dst_.off,
                 dst_.decl.c, dst_.decl.h, dst_.decl.w);
     }
     std::string describe() const override {
-        return "maxpool" + std::to_string(k_) + "/" + std::to_string(s_) + " " + src_.decl.name + " -> " +
+        return "maxpool" + std::to_string(g_.k) + "/" + std::to_string(g_.stride) + " " + src_.decl.name + " -> " +
                dst_.decl.name;
     }
 
 private:
     View src_, dst_;
-    int k_, s_, p_;
+    MaxPoolGeometry g_;
 };
 
 // ------------------------------------------------------------------ head

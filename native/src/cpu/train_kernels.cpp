@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "../common/dropout.h"
+
 namespace dn4j::cpu {
 namespace {
 
@@ -75,13 +77,6 @@ DN_CLONES void apply_row(const float* __restrict xr, const float* __restrict gr,
             d[c] = scale[c] * (g - mg[c] - xh * mgx[c]);
         }
     }
-}
-
-inline uint64_t mix(uint64_t z) {
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
 }
 
 }  // namespace
@@ -216,13 +211,11 @@ void maxpool_backward(const float* x, const float* scale, const float* shift, in
 void dropout(float* x, int64_t ld, int64_t rows, int C, float p, uint64_t seed) {
     if (p <= 0.0f) return;
     float keep = 1.0f / (1.0f - p);
-    uint64_t threshold = static_cast<uint64_t>(static_cast<double>(p) * 18446744073709551616.0);
+    uint64_t threshold = dropout_threshold(p);
 #pragma omp parallel for schedule(static) if (!omp_in_parallel())
     for (int64_t r = 0; r < rows; r++)
-        for (int c = 0; c < C; c++) {
-            uint64_t h = mix(seed ^ mix(static_cast<uint64_t>(r * C + c)));
-            x[r * ld + c] = h < threshold ? 0.0f : x[r * ld + c] * keep;
-        }
+        for (int c = 0; c < C; c++)
+            x[r * ld + c] = dropped(seed, static_cast<uint64_t>(r * C + c), threshold) ? 0.0f : x[r * ld + c] * keep;
 }
 
 double softmax_cross_entropy(const float* logits, const int64_t* labels, int64_t n, int K, float* dlogits) {

@@ -30,6 +30,7 @@
 #include "train_kernels.h"
 #include "../common/backend.h"
 #include "../common/cuda_loader.h"
+#include "../common/dropout.h"
 #include "../common/view.h"
 
 namespace dn4j {
@@ -45,13 +46,6 @@ void gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float* a, int
     if (m == 0 || n == 0) return;
     dnnl_status_t st = dnnl_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
     DN_CHECK(st == dnnl_success, "dnnl_sgemm failed with status ", static_cast<int>(st));
-}
-
-uint64_t mix64(uint64_t z) {
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
 }
 
 struct Param {
@@ -380,17 +374,14 @@ public:
     DenseLayer(const Plan& p, const PlanOp& op, WeightStore::Impl& w, std::vector<Param*>& reg,
                std::vector<std::unique_ptr<Param>>& own, int index)
         : index_(index) {
-        int b = p.buffer_index(op.str("block"));
-        blk_ = p.buffers[b];
-        bi_ = b;
-        cin_ = op.integer("cin");
-        k_ = op.integer("k");
-        width_ = op.integer("width");
-        drop_ = std::stof(op.str("drop", "0"));
-        DN_CHECK(cin_ > 0 && k_ > 0 && width_ > 0 && cin_ + k_ <= blk_.c, "plan line ", op.line,
-                 ": dense layer channels outside its block buffer");
-        DN_CHECK(drop_ >= 0 && drop_ < 1, "plan line ", op.line, ": drop must be in [0, 1)");
-        std::string pre = op.str("prefix");
+        DenseLayerSpec d = dense_layer_spec(p, op);
+        bi_ = d.block;
+        blk_ = d.blk;
+        cin_ = d.cin;
+        k_ = d.k;
+        width_ = d.width;
+        drop_ = d.drop;
+        const std::string& pre = d.prefix;
         bn1_ = std::make_unique<BatchNorm>(w, pre + ".norm1", cin_, reg, own);
         w1_ = conv_param(w, pre + ".conv1.weight", {width_, cin_, 1, 1}, reg, own);
         bn2_ = std::make_unique<BatchNorm>(w, pre + ".norm2", width_, reg, own);
@@ -488,7 +479,7 @@ public:
     }
 
 private:
-    uint64_t seed(const Ctx& c) const { return mix64(c.seed ^ mix64(static_cast<uint64_t>(index_) + 1)); }
+    uint64_t seed(const Ctx& c) const { return dropout_layer_seed(c.seed, index_); }
 
     int index_, bi_, cin_, k_, width_;
     float drop_;

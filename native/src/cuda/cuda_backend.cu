@@ -558,24 +558,20 @@ private:
 template <typename T>
 class MaxPool : public Op {
 public:
-    MaxPool(const Plan& p, const PlanOp& op) : src_(view(p, op, "src")), dst_(view(p, op, "dst")) {
-        MaxPoolGeometry g = maxpool_geometry(op, src_, dst_);
-        k_ = g.k;
-        s_ = g.stride;
-        p_ = g.pad;
-    }
+    MaxPool(const Plan& p, const PlanOp& op)
+        : src_(view(p, op, "src")), dst_(view(p, op, "dst")), g_(maxpool_geometry(op, src_, dst_)) {}
     void size(Ctx&, Needs&) override {}
     void run(Ctx& c) override {
-        maxpool<T>(at<T>(c, src_), c.n, src_.decl.h, src_.decl.w, src_.len, k_, s_, p_, at<T>(c, dst_), dst_.decl.c,
+        maxpool<T>(at<T>(c, src_), c.n, src_.decl.h, src_.decl.w, src_.len, g_.k, g_.stride, g_.pad, at<T>(c, dst_), dst_.decl.c,
                    dst_.decl.h, dst_.decl.w, c.stream);
     }
     std::string describe() const override {
-        return "maxpool" + std::to_string(k_) + "/" + std::to_string(s_) + " " + src_.decl.name + " -> " + dst_.decl.name;
+        return "maxpool" + std::to_string(g_.k) + "/" + std::to_string(g_.stride) + " " + src_.decl.name + " -> " + dst_.decl.name;
     }
 
 private:
     View src_, dst_;
-    int k_, s_, p_;
+    MaxPoolGeometry g_;
 };
 
 // ------------------------------------------------------------------ head

@@ -44,6 +44,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "../common/dropout.h"
 #include "../common/view.h"
 #include "cuda_entry.h"
 #include "cuda_util.h"
@@ -723,16 +724,14 @@ template <typename T>
 class DenseLayer : public Module<T> {
 public:
     DenseLayer(const Plan& p, const PlanOp& op, WeightStore::Impl& w, Registry& reg, int index) : index_(index) {
-        bi_ = p.buffer_index(op.str("block"));
-        blk_ = p.buffers[bi_];
-        cin_ = op.integer("cin");
-        k_ = op.integer("k");
-        width_ = op.integer("width");
-        drop_ = std::stof(op.str("drop", "0"));
-        DN_CHECK(cin_ > 0 && k_ > 0 && width_ > 0 && cin_ + k_ <= blk_.c, "plan line ", op.line,
-                 ": dense layer channels outside its block buffer");
-        DN_CHECK(drop_ >= 0 && drop_ < 1, "plan line ", op.line, ": drop must be in [0, 1)");
-        std::string pre = op.str("prefix");
+        DenseLayerSpec d = dense_layer_spec(p, op);
+        bi_ = d.block;
+        blk_ = d.blk;
+        cin_ = d.cin;
+        k_ = d.k;
+        width_ = d.width;
+        drop_ = d.drop;
+        const std::string& pre = d.prefix;
         bn1_ = std::make_unique<BatchNorm<T>>(w, pre + ".norm1", cin_, reg);
         w1_ = reg.add(w, pre + ".conv1.weight", {width_, cin_, 1, 1}, true);
         bn2_ = std::make_unique<BatchNorm<T>>(w, pre + ".norm2", width_, reg);
@@ -741,7 +740,7 @@ public:
         conv1_ = std::make_unique<TrainConv<T>>(cin_, width_, 1, 1, 0, true);
         conv2_ = std::make_unique<TrainConv<T>>(width_, k_, 3, 1, 1, true);
         keep_ = 1.0f / (1.0f - drop_);
-        threshold_ = static_cast<uint64_t>(static_cast<double>(drop_) * 18446744073709551616.0);
+        threshold_ = dropout_threshold(drop_);
     }
     void needs(int64_t n, bool naive, Needs& nd) const override {
         size_t m = static_cast<size_t>(n * blk_.pixels());
@@ -826,15 +825,7 @@ public:
     }
 
 private:
-    uint64_t seed(const Ctx<T>& c) const {
-        return train_mix64(c.seed ^ train_mix64(static_cast<uint64_t>(index_) + 1));
-    }
-    static uint64_t train_mix64(uint64_t z) {  // the CPU trainer's mix64
-        z += 0x9e3779b97f4a7c15ULL;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
+    uint64_t seed(const Ctx<T>& c) const { return dropout_layer_seed(c.seed, index_); }
     T* A(const Ctx<T>& c) const { return c.naive ? a_.get<T>() : c.da; }
     T* Bpre(const Ctx<T>& c) const { return c.naive ? bpre_.get<T>() : c.bpre; }
     T* B(const Ctx<T>& c) const { return c.naive ? b_.get<T>() : c.b; }

@@ -5,6 +5,7 @@
 
 #include "cuda_util.h"
 #include "dtype.h"
+#include "maxpool_window.cuh"
 #include "kernels.h"
 
 namespace dn4j::cuda {
@@ -97,18 +98,8 @@ __global__ void k_maxpool(const T* __restrict__ src, I n, int h, int w, int c, i
         I pix = i / c;
         int x = static_cast<int>(pix % wo), y = static_cast<int>((pix / wo) % ho);
         I img = pix / (I(wo) * ho);
-        float m = -INFINITY;
-        for (int dy = 0; dy < k; dy++) {
-            int yy = y * stv - p + dy;
-            if (yy < 0 || yy >= h) continue;
-            for (int dx = 0; dx < k; dx++) {
-                int xx = x * stv - p + dx;
-                if (xx < 0 || xx >= w) continue;
-                float v = ld<T>(src[((img * h + yy) * w + xx) * c + j]);
-                m = (v > m || v != v) ? v : m;  // NaN propagates, as in PyTorch
-            }
-        }
-        dst[pix * ldd + j] = st<T>(m);
+        int at_y, at_x;
+        dst[pix * ldd + j] = st<T>(maxpool_window(src, img, h, w, c, j, y, x, k, stv, p, &at_y, &at_x));
     }
 }
 

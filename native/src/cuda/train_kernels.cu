@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../common/dropout.h"
 #include "cuda_util.h"
 #include "dtype.h"
+#include "maxpool_window.cuh"
 #include "kernels.h"
 #include "train_kernels.h"
 
@@ -23,13 +25,6 @@ inline unsigned blocks_for(int64_t work) {
 }
 
 inline void check_launch() { DN_CUDA(cudaGetLastError()); }
-
-__host__ __device__ inline uint64_t mix64(uint64_t z) {
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 /** Row `row`'s upstream gradient (a channel vector times *factor), or null where there is none. */
 template <typename G, typename I>
@@ -230,8 +225,7 @@ __global__ void k_bn_backward_apply(const T* x, I ldx, I rows, int C, const floa
 template <typename T, typename I>
 __global__ void k_dropout(T* x, I total, uint64_t seed, uint64_t threshold, float keep) {
     for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < total; i += I(gridDim.x) * blockDim.x) {
-        uint64_t h = mix64(seed ^ mix64(static_cast<uint64_t>(i)));
-        x[i] = h < threshold ? st<T>(0.0f) : st<T>(ld<T>(x[i]) * keep);
+        x[i] = dropped(seed, static_cast<uint64_t>(i), threshold) ? st<T>(0.0f) : st<T>(ld<T>(x[i]) * keep);
     }
 }
 
@@ -251,22 +245,8 @@ __global__ void k_maxpool_backward(const T* __restrict__ z, int64_t n, int H, in
         float acc = 0.f;
         for (int oy = oy0; oy <= oy1; oy++)
             for (int ox = ox0; ox <= ox1; ox++) {
-                float best = -INFINITY;
-                int by = -1, bx = -1;
-                for (int ky = 0; ky < k; ky++) {
-                    int yy = oy * stv - p + ky;
-                    if (yy < 0 || yy >= H) continue;
-                    for (int kx = 0; kx < k; kx++) {
-                        int xx = ox * stv - p + kx;
-                        if (xx < 0 || xx >= W) continue;
-                        float v = ld<T>(z[((img * H + yy) * W + xx) * C + c]);
-                        if (v > best || v != v) {
-                            best = v;
-                            by = yy;
-                            bx = xx;
-                        }
-                    }
-                }
+                int by, bx;  // where the window's max is: the gradient goes there
+                maxpool_window(z, img, H, W, C, c, oy, ox, k, stv, p, &by, &bx);
                 if (by == y && bx == x) acc += ld<T>(dout[((img * Ho + oy) * Wo + ox) * ldo + c]);
             }
         dz[i] = st<T>(acc);

@@ -48,25 +48,20 @@ public final class Devices {
      */
     public static String resolve(String requested) {
         String d = resolveQuietly(requested);
-        if (requested.equals("auto") && d.equals("cpu")) logFallback();
+        noteFallback(requested, d);
         return d;
     }
 
     /**
-     * {@link #resolve} for a network in {@code dtype}: a precision the resolved device cannot run
-     * fails before {@code auto}'s fallback is logged, naming why there is no GPU.
+     * The device for a network in {@code dtype}, as {@link #resolve} but without auto's log line
+     * (callers log it with {@link #noteFallback} once the work is accepted, so that a refusal is
+     * the only line): a precision the device cannot run fails here, naming why there is no GPU
+     * when {@code auto} found none.
      *
      * @param training whether the network trains (fp32, fp16, bf16) or infers (also tf32)
      * @throws DeviceUnavailableException if CUDA is asked for explicitly and cannot run here
      * @throws IllegalArgumentException   for a dtype the device cannot run
      */
-    public static String resolveFor(String requested, String dtype, boolean training) {
-        String d = checkFor(requested, dtype, training);
-        if (requested.equals("auto") && d.equals("cpu")) logFallback();
-        return d;
-    }
-
-    /** {@link #resolveFor} without the log line: checks device and dtype, returns the device. */
     public static String checkFor(String requested, String dtype, boolean training) {
         if (training) trainOptions("cuda", dtype);  // the spelling first
         else checkDtype(dtype);
@@ -83,15 +78,10 @@ public final class Devices {
 
     /**
      * Logs {@code auto}'s fallback to the CPU (once per JVM) when {@code requested} was auto and
-     * {@code resolved} is cpu: for callers that resolved with {@link #checkFor} and log once the
-     * work is accepted, so that a refusal is the only line.
+     * {@code resolved} is cpu.
      */
     public static void noteFallback(String requested, String resolved) {
-        if ("auto".equals(requested) && "cpu".equals(resolved)) logFallback();
-    }
-
-    private static void logFallback() {
-        if (FALLBACK_LOGGED.compareAndSet(false, true)) {
+        if ("auto".equals(requested) && "cpu".equals(resolved) && FALLBACK_LOGGED.compareAndSet(false, true)) {
             // one line; only where the CUDA backend was shipped (without the gpu jar the CPU is the plan)
             java.util.logging.Level level = NativeLibrary.gpuJarPresent() ? java.util.logging.Level.INFO : java.util.logging.Level.FINE;
             LOG.log(level, "device auto: running on cpu (" + NativeLibrary.cudaInfo() + ")");

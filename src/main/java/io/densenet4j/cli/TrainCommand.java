@@ -173,10 +173,6 @@ final class TrainCommand implements Runnable {
             norm = Normalization.compute(train);
         }
         if (ck != null) settings = withSteps(settings, steps);  // a limit applies to this invocation only
-        if (ck != null && steps > 0 && ck.step() >= steps) {
-            throw new IllegalArgumentException("--steps " + steps + ": the checkpoint is already at step " + ck.step()
-                    + "; give a larger --steps, or none to run to the end");
-        }
         Trainer trainer = new Trainer(cfg, settings, train, test, norm, dir, System.err);  // a network that does not fit the data fails here, before any output
         if (ck != null) notes.add(0, "resuming " + resume + " at epoch " + (ck.epoch() + 1) + ", step " + ck.step() + " (its settings apply)");
         else init = weights != null ? fineTuneStart(cfg, notes) : Initializers.torchvision(new DenseNet(cfg), seed);
