@@ -373,43 +373,35 @@ class DenseLayer : public Module {
 public:
     DenseLayer(const Plan& p, const PlanOp& op, WeightStore::Impl& w, std::vector<Param*>& reg,
                std::vector<std::unique_ptr<Param>>& own, int index)
-        : index_(index) {
-        DenseLayerSpec d = dense_layer_spec(p, op);
-        bi_ = d.block;
-        blk_ = d.blk;
-        cin_ = d.cin;
-        k_ = d.k;
-        width_ = d.width;
-        drop_ = d.drop;
-        const std::string& pre = d.prefix;
-        bn1_ = std::make_unique<BatchNorm>(w, pre + ".norm1", cin_, reg, own);
-        w1_ = conv_param(w, pre + ".conv1.weight", {width_, cin_, 1, 1}, reg, own);
-        bn2_ = std::make_unique<BatchNorm>(w, pre + ".norm2", width_, reg, own);
-        w2_ = conv_param(w, pre + ".conv2.weight", {k_, width_, 3, 3}, reg, own);
-        name_ = pre;
+        : d_(dense_layer_spec(p, op)), index_(index) {
+        const std::string& pre = d_.prefix;
+        bn1_ = std::make_unique<BatchNorm>(w, pre + ".norm1", d_.cin, reg, own);
+        w1_ = conv_param(w, pre + ".conv1.weight", {d_.width, d_.cin, 1, 1}, reg, own);
+        bn2_ = std::make_unique<BatchNorm>(w, pre + ".norm2", d_.width, reg, own);
+        w2_ = conv_param(w, pre + ".conv2.weight", {d_.k, d_.width, 3, 3}, reg, own);
     }
     void needs(int64_t n, bool naive, Needs& nd) const override {
-        size_t m = static_cast<size_t>(n * blk_.pixels());
-        nd.max_into(nd.chunk, static_cast<size_t>(chunk_rows(static_cast<int64_t>(m), cin_)) * cin_);
-        nd.max_into(nd.db, m * width_);
-        nd.max_into(nd.da, m * cin_);
-        nd.max_into(nd.fresh, m * k_);
+        size_t m = static_cast<size_t>(n * d_.blk.pixels());
+        nd.max_into(nd.chunk, static_cast<size_t>(chunk_rows(static_cast<int64_t>(m), d_.cin)) * d_.cin);
+        nd.max_into(nd.db, m * d_.width);
+        nd.max_into(nd.da, m * d_.cin);
+        nd.max_into(nd.fresh, m * d_.k);
         if (naive) {
-            nd.own += m * cin_ + 2 * m * width_;
+            nd.own += m * d_.cin + 2 * m * d_.width;
         } else {
-            nd.max_into(nd.bpre, m * width_);
-            nd.max_into(nd.b, m * width_);
+            nd.max_into(nd.bpre, m * d_.width);
+            nd.max_into(nd.b, m * d_.width);
         }
     }
     void prepare(Ctx& c, size_t& sp) override {
-        if (!conv2_) conv2_ = std::make_unique<Conv>(width_, k_, 3, 1, 1, w2_->p, w2_->grad.data());
-        conv2_->prepare(c, blk_.h, blk_.w, blk_.h, blk_.w, true);
+        if (!conv2_) conv2_ = std::make_unique<Conv>(d_.width, d_.k, 3, 1, 1, w2_->p, w2_->grad.data());
+        conv2_->prepare(c, d_.blk.h, d_.blk.w, d_.blk.h, d_.blk.w, true);
         sp = std::max(sp, conv2_->scratchpad_bytes());
-        size_t m = static_cast<size_t>(c.n * blk_.pixels());
+        size_t m = static_cast<size_t>(c.n * d_.blk.pixels());
         if (c.naive) {
-            a_.resize(m * cin_);
-            bpre_.resize(m * width_);
-            b_.resize(m * width_);
+            a_.resize(m * d_.cin);
+            bpre_.resize(m * d_.width);
+            b_.resize(m * d_.width);
         } else {
             a_.reset();
             bpre_.reset();
@@ -419,72 +411,70 @@ public:
 
     /** Bpre = conv1(relu(bn1(X))), chunk by chunk (naive: keeping each chunk of A). */
     void bottleneck(Ctx& c, float* bpre) {
-        const float* x = c.act[bi_];
-        int64_t rows = c.n * blk_.pixels(), t = chunk_rows(rows, cin_);
+        const float* x = c.act[d_.block];
+        int64_t rows = c.n * d_.blk.pixels(), t = chunk_rows(rows, d_.cin);
         for (int64_t r0 = 0; r0 < rows; r0 += t) {
             int64_t len = std::min(t, rows - r0);
-            float* a = c.naive ? a_.data() + r0 * cin_ : c.chunk;
-            bn_relu_rows(x + r0 * blk_.c, blk_.c, len, cin_, bn1_->scale(), bn1_->shift(), a, cin_);
-            gemm('N', 'T', len, width_, cin_, a, cin_, w1_->p, cin_, 0.0f, bpre + r0 * width_, width_);
+            float* a = c.naive ? a_.data() + r0 * d_.cin : c.chunk;
+            bn_relu_rows(x + r0 * d_.blk.c, d_.blk.c, len, d_.cin, bn1_->scale(), bn1_->shift(), a, d_.cin);
+            gemm('N', 'T', len, d_.width, d_.cin, a, d_.cin, w1_->p, d_.cin, 0.0f, bpre + r0 * d_.width, d_.width);
         }
     }
 
     void forward(Ctx& c) override {
-        float* x = c.act[bi_];
-        int64_t rows = c.n * blk_.pixels();
-        bn1_->forward(x, blk_.c, rows);
+        float* x = c.act[d_.block];
+        int64_t rows = c.n * d_.blk.pixels();
+        bn1_->forward(x, d_.blk.c, rows);
         float* bpre = c.naive ? bpre_.data() : c.bpre;
         float* b = c.naive ? b_.data() : c.b;
         bottleneck(c, bpre);
-        bn2_->forward(bpre, width_, rows);
-        bn_relu_rows(bpre, width_, rows, width_, bn2_->scale(), bn2_->shift(), b, width_);
+        bn2_->forward(bpre, d_.width, rows);
+        bn_relu_rows(bpre, d_.width, rows, d_.width, bn2_->scale(), bn2_->shift(), b, d_.width);
         conv2_->forward(c, b, c.fresh);
-        dropout(c.fresh, k_, rows, k_, drop_, seed(c));
-        copy_rows(c.fresh, k_, rows, k_, x + cin_, blk_.c);
+        dropout(c.fresh, d_.k, rows, d_.k, d_.drop, seed(c));
+        copy_rows(c.fresh, d_.k, rows, d_.k, x + d_.cin, d_.blk.c);
     }
 
     void backward(Ctx& c) override {
-        float* x = c.act[bi_];
-        float* g = c.grad[bi_];
-        int64_t rows = c.n * blk_.pixels();
-        copy_rows(g + cin_, blk_.c, rows, k_, c.fresh, k_);
-        dropout(c.fresh, k_, rows, k_, drop_, seed(c));  // same mask: d(mask * y / (1-p)) = mask * dy / (1-p)
+        float* x = c.act[d_.block];
+        float* g = c.grad[d_.block];
+        int64_t rows = c.n * d_.blk.pixels();
+        copy_rows(g + d_.cin, d_.blk.c, rows, d_.k, c.fresh, d_.k);
+        dropout(c.fresh, d_.k, rows, d_.k, d_.drop, seed(c));  // same mask: d(mask * y / (1-p)) = mask * dy / (1-p)
         float* bpre = c.naive ? bpre_.data() : c.bpre;
         float* b = c.naive ? b_.data() : c.b;
         // A = relu(bn1(X)): stored (naive) or recomputed whole into the dA scratch, which holds it
         // until dW1 has used it and dA overwrites it (so it is computed once per backward)
         const float* a = c.naive ? a_.data() : c.da;
         if (!c.naive) {  // recompute (Pleiss et al.): running statistics are not touched
-            bn_relu_rows(x, blk_.c, rows, cin_, bn1_->scale(), bn1_->shift(), c.da, cin_);
-            gemm('N', 'T', rows, width_, cin_, c.da, cin_, w1_->p, cin_, 0.0f, bpre, width_);
-            bn_relu_rows(bpre, width_, rows, width_, bn2_->scale(), bn2_->shift(), b, width_);
+            bn_relu_rows(x, d_.blk.c, rows, d_.cin, bn1_->scale(), bn1_->shift(), c.da, d_.cin);
+            gemm('N', 'T', rows, d_.width, d_.cin, c.da, d_.cin, w1_->p, d_.cin, 0.0f, bpre, d_.width);
+            bn_relu_rows(bpre, d_.width, rows, d_.width, bn2_->scale(), bn2_->shift(), b, d_.width);
         }
         conv2_->backward_weights(c, b, c.fresh);
         conv2_->backward_data(c, c.fresh, c.db);
         GradIn d2;
         d2.g = c.db;
-        d2.ldg = width_;
-        bn2_->backward(bpre, width_, rows, d2, c.db, width_, false);  // dBpre, in place
-        gemm('T', 'N', width_, cin_, rows, c.db, width_, a, cin_, 0.0f, w1_->grad.data(), cin_);  // dW1 = dBpre^T A
-        gemm('N', 'N', rows, cin_, width_, c.db, width_, w1_->p, cin_, 0.0f, c.da, cin_);         // dA (A is done)
+        d2.ldg = d_.width;
+        bn2_->backward(bpre, d_.width, rows, d2, c.db, d_.width, false);  // dBpre, in place
+        gemm('T', 'N', d_.width, d_.cin, rows, c.db, d_.width, a, d_.cin, 0.0f, w1_->grad.data(), d_.cin);  // dW1 = dBpre^T A
+        gemm('N', 'N', rows, d_.cin, d_.width, c.db, d_.width, w1_->p, d_.cin, 0.0f, c.da, d_.cin);         // dA (A is done)
         GradIn d1;
         d1.g = c.da;
-        d1.ldg = cin_;
-        bn1_->backward(x, blk_.c, rows, d1, g, blk_.c, true);
+        d1.ldg = d_.cin;
+        bn1_->backward(x, d_.blk.c, rows, d1, g, d_.blk.c, true);
     }
 
     std::string describe() const override {
-        return "dense_layer " + name_ + " (" + std::to_string(cin_) + " -> +" + std::to_string(k_) + ") [" +
+        return "dense_layer " + d_.prefix + " (" + std::to_string(d_.cin) + " -> +" + std::to_string(d_.k) + ") [" +
                (conv2_ ? conv2_->impl() : "") + "]";
     }
 
 private:
     uint64_t seed(const Ctx& c) const { return dropout_layer_seed(c.seed, index_); }
 
-    int index_, bi_, cin_, k_, width_;
-    float drop_;
-    PlanBuffer blk_;
-    std::string name_;
+    DenseLayerSpec d_;  // block buffer, cin, growth rate k, bottleneck width, dropout
+    int index_;
     std::unique_ptr<BatchNorm> bn1_, bn2_;
     Param* w1_;
     Param* w2_;

@@ -723,45 +723,38 @@ private:
 template <typename T>
 class DenseLayer : public Module<T> {
 public:
-    DenseLayer(const Plan& p, const PlanOp& op, WeightStore::Impl& w, Registry& reg, int index) : index_(index) {
-        DenseLayerSpec d = dense_layer_spec(p, op);
-        bi_ = d.block;
-        blk_ = d.blk;
-        cin_ = d.cin;
-        k_ = d.k;
-        width_ = d.width;
-        drop_ = d.drop;
-        const std::string& pre = d.prefix;
-        bn1_ = std::make_unique<BatchNorm<T>>(w, pre + ".norm1", cin_, reg);
-        w1_ = reg.add(w, pre + ".conv1.weight", {width_, cin_, 1, 1}, true);
-        bn2_ = std::make_unique<BatchNorm<T>>(w, pre + ".norm2", width_, reg);
-        w2_ = reg.add(w, pre + ".conv2.weight", {k_, width_, 3, 3}, true);
-        name_ = pre;
-        conv1_ = std::make_unique<TrainConv<T>>(cin_, width_, 1, 1, 0, true);
-        conv2_ = std::make_unique<TrainConv<T>>(width_, k_, 3, 1, 1, true);
-        keep_ = 1.0f / (1.0f - drop_);
-        threshold_ = dropout_threshold(drop_);
+    DenseLayer(const Plan& p, const PlanOp& op, WeightStore::Impl& w, Registry& reg, int index)
+        : d_(dense_layer_spec(p, op)), index_(index) {
+        const std::string& pre = d_.prefix;
+        bn1_ = std::make_unique<BatchNorm<T>>(w, pre + ".norm1", d_.cin, reg);
+        w1_ = reg.add(w, pre + ".conv1.weight", {d_.width, d_.cin, 1, 1}, true);
+        bn2_ = std::make_unique<BatchNorm<T>>(w, pre + ".norm2", d_.width, reg);
+        w2_ = reg.add(w, pre + ".conv2.weight", {d_.k, d_.width, 3, 3}, true);
+        conv1_ = std::make_unique<TrainConv<T>>(d_.cin, d_.width, 1, 1, 0, true);
+        conv2_ = std::make_unique<TrainConv<T>>(d_.width, d_.k, 3, 1, 1, true);
+        keep_ = 1.0f / (1.0f - d_.drop);
+        threshold_ = dropout_threshold(d_.drop);
     }
     void needs(int64_t n, bool naive, Needs& nd) const override {
-        size_t m = static_cast<size_t>(n * blk_.pixels());
-        Needs::max_into(nd.da, m * cin_);
-        Needs::max_into(nd.db, m * width_);
-        Needs::max_into(nd.tmp, m * k_);
+        size_t m = static_cast<size_t>(n * d_.blk.pixels());
+        Needs::max_into(nd.da, m * d_.cin);
+        Needs::max_into(nd.db, m * d_.width);
+        Needs::max_into(nd.tmp, m * d_.k);
         if (naive) {
-            nd.own += m * cin_ + 2 * m * width_;
+            nd.own += m * d_.cin + 2 * m * d_.width;
         } else {
-            Needs::max_into(nd.bpre, m * width_);
-            Needs::max_into(nd.b, m * width_);
+            Needs::max_into(nd.bpre, m * d_.width);
+            Needs::max_into(nd.b, m * d_.width);
         }
     }
     void prepare(Ctx<T>& c) override {
-        conv1_->setup(c.n, blk_.h, blk_.w, blk_.h, blk_.w);
-        conv2_->setup(c.n, blk_.h, blk_.w, blk_.h, blk_.w);
-        size_t m = static_cast<size_t>(c.n * blk_.pixels());
+        conv1_->setup(c.n, d_.blk.h, d_.blk.w, d_.blk.h, d_.blk.w);
+        conv2_->setup(c.n, d_.blk.h, d_.blk.w, d_.blk.h, d_.blk.w);
+        size_t m = static_cast<size_t>(c.n * d_.blk.pixels());
         if (c.naive) {
-            a_.resize(m * cin_ * sizeof(T));
-            bpre_.resize(m * width_ * sizeof(T));
-            b_.resize(m * width_ * sizeof(T));
+            a_.resize(m * d_.cin * sizeof(T));
+            bpre_.resize(m * d_.width * sizeof(T));
+            b_.resize(m * d_.width * sizeof(T));
             for (DeviceBuffer* d : {&a_, &bpre_, &b_}) DN_CUDA(cudaMemsetAsync(d->get(), 0, d->bytes(), c.stream));
         } else {
             release();
@@ -778,49 +771,49 @@ public:
     }
 
     void forward(Ctx<T>& c) override {
-        T* x = c.act[bi_];
-        int64_t rows = c.n * blk_.pixels();
-        bn1_->forward(c, x, blk_.c, rows);
-        bn_relu_rows<T>(x, rows, blk_.c, cin_, bn1_->scale(c), bn1_->shift(c), A(c), c.stream);
+        T* x = c.act[d_.block];
+        int64_t rows = c.n * d_.blk.pixels();
+        bn1_->forward(c, x, d_.blk.c, rows);
+        bn_relu_rows<T>(x, rows, d_.blk.c, d_.cin, bn1_->scale(c), bn1_->shift(c), A(c), c.stream);
         conv1_->forward(c, A(c), c.w(w1_), Bpre(c));
-        bn2_->forward(c, Bpre(c), width_, rows);
-        bn_relu_rows<T>(Bpre(c), rows, width_, width_, bn2_->scale(c), bn2_->shift(c), B(c), c.stream);
+        bn2_->forward(c, Bpre(c), d_.width, rows);
+        bn_relu_rows<T>(Bpre(c), rows, d_.width, d_.width, bn2_->scale(c), bn2_->shift(c), B(c), c.stream);
         conv2_->forward(c, B(c), c.w(w2_), c.tmp);
-        if (drop_ > 0) train::dropout<T>(c.tmp, rows, k_, seed(c), threshold_, keep_, c.stream);
-        train::copy_rows<T>(c.tmp, k_, rows, k_, x + cin_, blk_.c, c.stream);
+        if (d_.drop > 0) train::dropout<T>(c.tmp, rows, d_.k, seed(c), threshold_, keep_, c.stream);
+        train::copy_rows<T>(c.tmp, d_.k, rows, d_.k, x + d_.cin, d_.blk.c, c.stream);
     }
 
     void backward(Ctx<T>& c) override {
-        const T* x = c.act[bi_];
-        T* g = c.grad[bi_];
-        int64_t rows = c.n * blk_.pixels();
+        const T* x = c.act[d_.block];
+        T* g = c.grad[d_.block];
+        int64_t rows = c.n * d_.blk.pixels();
         T* fresh = c.tmp;
-        train::copy_rows<T>(g + cin_, blk_.c, rows, k_, fresh, k_, c.stream);
+        train::copy_rows<T>(g + d_.cin, d_.blk.c, rows, d_.k, fresh, d_.k, c.stream);
         // same mask: d(mask * y / (1-p)) = mask * dy / (1-p)
-        if (drop_ > 0) train::dropout<T>(fresh, rows, k_, seed(c), threshold_, keep_, c.stream);
+        if (d_.drop > 0) train::dropout<T>(fresh, rows, d_.k, seed(c), threshold_, keep_, c.stream);
         if (!c.naive) {
             // recompute (Pleiss et al.) with the forward's statistics: running statistics untouched.
             // A goes to the dA scratch, which holds it until dW1 has used it and dA overwrites it.
-            bn_relu_rows<T>(x, rows, blk_.c, cin_, bn1_->scale(c), bn1_->shift(c), c.da, c.stream);
+            bn_relu_rows<T>(x, rows, d_.blk.c, d_.cin, bn1_->scale(c), bn1_->shift(c), c.da, c.stream);
             conv1_->forward(c, c.da, c.w(w1_), c.bpre);
-            bn_relu_rows<T>(c.bpre, rows, width_, width_, bn2_->scale(c), bn2_->shift(c), c.b, c.stream);
+            bn_relu_rows<T>(c.bpre, rows, d_.width, d_.width, bn2_->scale(c), bn2_->shift(c), c.b, c.stream);
         }
         conv2_->backward_filter(c, B(c), fresh, w2_);
         conv2_->backward_data(c, c.w(w2_), fresh, c.db);
         GradInT<T> d2;
         d2.g = c.db;
-        d2.ldg = width_;
-        bn2_->backward(c, Bpre(c), width_, rows, d2, c.db, width_, false);  // dBpre, in place
+        d2.ldg = d_.width;
+        bn2_->backward(c, Bpre(c), d_.width, rows, d2, c.db, d_.width, false);  // dBpre, in place
         conv1_->backward_filter(c, A(c), c.db, w1_);                        // dW1 = dBpre^T A
         conv1_->backward_data(c, c.w(w1_), c.db, c.da);                     // dA (A is done)
         GradInT<T> d1;
         d1.g = c.da;
-        d1.ldg = cin_;
-        bn1_->backward(c, x, blk_.c, rows, d1, g, blk_.c, true);
+        d1.ldg = d_.cin;
+        bn1_->backward(c, x, d_.blk.c, rows, d1, g, d_.blk.c, true);
     }
 
     std::string describe() const override {
-        return "dense_layer " + name_ + " (" + std::to_string(cin_) + " -> +" + std::to_string(k_) + ") [conv1 " +
+        return "dense_layer " + d_.prefix + " (" + std::to_string(d_.cin) + " -> +" + std::to_string(d_.k) + ") [conv1 " +
                conv1_->describe() + "; conv2 " + conv2_->describe() + "]";
     }
 
@@ -830,11 +823,10 @@ private:
     T* Bpre(const Ctx<T>& c) const { return c.naive ? bpre_.get<T>() : c.bpre; }
     T* B(const Ctx<T>& c) const { return c.naive ? b_.get<T>() : c.b; }
 
-    int index_, bi_, cin_, k_, width_;
-    float drop_, keep_;
+    DenseLayerSpec d_;  // block buffer, cin, growth rate k, bottleneck width, dropout
+    int index_;
+    float keep_;
     uint64_t threshold_;
-    PlanBuffer blk_;
-    std::string name_;
     std::unique_ptr<BatchNorm<T>> bn1_, bn2_;
     Param* w1_;
     Param* w2_;
