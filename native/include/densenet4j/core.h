@@ -79,6 +79,11 @@ public:
      *  declares; writes (n, classes) float32 logits to `output` (which may be null for a
      *  plan without a head). Buffers are allocated on the first call and reused. */
     void forward(const float* input, int64_t n, float* output);
+    /** The same from uint8 images `input` (n, H, W, C), channels last as image decoders give
+     *  them, values 0..255: the first op normalises them as (x / 255 - mean[c]) / std[c] in
+     *  float32 (torchvision's ToTensor then Normalize), so the logits equal forward() on the
+     *  normalised NCHW floats. `mean` and `std` hold C floats (finite; std > 0). */
+    void forward_u8(const uint8_t* input, int64_t n, const float* mean, const float* std, float* output);
     /** Floats `forward` writes for `n` images (n * classes; 0 without a head). */
     int64_t output_size(int64_t n) const;
     /** Floats held by plan buffer `name` for the last batch size (NHWC). */

@@ -31,6 +31,9 @@ class Backend {
 public:
     virtual ~Backend() = default;
     virtual void forward(const float* input, int64_t n, float* output) = 0;
+    /** The same from uint8 images (n, H, W, C), normalised on the way in as (x / 255 - mean[c]) / std[c]
+     *  (torchvision's ToTensor + Normalize, in float32) by the first op; mean and std hold C floats. */
+    virtual void forward_u8(const uint8_t* input, int64_t n, const float* mean, const float* std, float* output) = 0;
     virtual int64_t output_size(int64_t n) const = 0;
     virtual int64_t buffer_size(const std::string& name) const = 0;
     virtual void read_buffer(const std::string& name, float* out) const = 0;

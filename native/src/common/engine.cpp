@@ -2,6 +2,7 @@
 #include <unistd.h>
 #include <dnnl.hpp>
 
+#include <cmath>
 #include <mutex>
 
 #include "../cuda/cuda_entry.h"
@@ -152,6 +153,7 @@ void device_bytes_reset_peak() {
 // ------------------------------------------------------------------ Engine
 struct Engine::Impl {
     std::unique_ptr<Backend> backend;
+    int in_c = 0;
 };
 
 Engine::Engine(const std::string& plan_text, WeightStore* weights, const std::string& device, int threads)
@@ -163,6 +165,7 @@ Engine::Engine(const std::string& plan_text, WeightStore* weights, const std::st
     DN_CHECK(weights != nullptr, "Engine needs a WeightStore");
     Plan plan = Plan::parse(plan_text);
     auto i = std::make_unique<Impl>();
+    i->in_c = plan.in_c;
     if (device == "cpu") {
         DN_CHECK(options.empty() || options == "dtype=fp32", "device cpu runs fp32 only (options '", options, "')");
         i->backend = make_cpu_backend(plan, *weights->impl, threads);
@@ -182,6 +185,15 @@ void Engine::forward(const float* input, int64_t n, float* output) {
     DN_CHECK(input != nullptr, "forward: no input");
     DN_CHECK(n > 0, "forward: batch size must be positive, got ", n);
     impl->backend->forward(input, n, output);
+}
+void Engine::forward_u8(const uint8_t* input, int64_t n, const float* mean, const float* std, float* output) {
+    DN_CHECK(input != nullptr, "forward_u8: no input");
+    DN_CHECK(n > 0, "forward_u8: batch size must be positive, got ", n);
+    DN_CHECK(mean != nullptr && std != nullptr, "forward_u8: mean and std are required");
+    for (int c = 0; c < impl->in_c; c++)
+        DN_CHECK(std::isfinite(mean[c]) && std::isfinite(std[c]) && std[c] > 0.f, "forward_u8: channel ", c,
+                 " needs a finite mean and a finite, positive std, got mean=", mean[c], " std=", std[c]);
+    impl->backend->forward_u8(input, n, mean, std, output);
 }
 int64_t Engine::output_size(int64_t n) const { return impl->backend->output_size(n); }
 int64_t Engine::buffer_size(const std::string& name) const { return impl->backend->buffer_size(name); }

@@ -40,6 +40,10 @@ struct Ctx {
     int64_t n = 0;
     std::vector<float*> buf;
     const float* input = nullptr;
+    // uint8 (n, H, W, C) input with its normalisation instead of `input` (forward_u8)
+    const uint8_t* input_u8 = nullptr;
+    const float* mean = nullptr;
+    const float* std = nullptr;
     float* output = nullptr;
     void* scratchpad = nullptr;
     float* chunk = nullptr;
@@ -83,8 +87,13 @@ public:
                  "plan line ", op.line, ": to_nhwc destination must be a whole buffer shaped like the input");
     }
     void prepare(Ctx&, Needs&) override {}
-    void run(Ctx& c) override { nchw_to_nhwc(c.input, c.n, dst_.decl.c, dst_.decl.h, dst_.decl.w, c.buf[dst_.b]); }
-    std::string describe() const override { return "to_nhwc -> " + dst_.decl.name; }
+    void run(Ctx& c) override {
+        if (c.input_u8)
+            u8_nhwc_normalize(c.input_u8, c.n, dst_.decl.c, dst_.decl.h, dst_.decl.w, c.mean, c.std, c.buf[dst_.b]);
+        else
+            nchw_to_nhwc(c.input, c.n, dst_.decl.c, dst_.decl.h, dst_.decl.w, c.buf[dst_.b]);
+    }
+    std::string describe() const override { return "to_nhwc (float32 NCHW, or uint8 NHWC normalised) -> " + dst_.decl.name; }
 
 private:
     View dst_;
@@ -550,6 +559,24 @@ public:
     }
 
     void forward(const float* input, int64_t n, float* output) override {
+        ctx_.input_u8 = nullptr;
+        run_all(input, n, output);
+    }
+
+    void forward_u8(const uint8_t* input, int64_t n, const float* mean, const float* std, float* output) override {
+        ctx_.input_u8 = input;
+        ctx_.mean = mean;
+        ctx_.std = std;
+        try {
+            run_all(nullptr, n, output);
+        } catch (...) {
+            ctx_.input_u8 = nullptr;
+            throw;
+        }
+        ctx_.input_u8 = nullptr;
+    }
+
+    void run_all(const float* input, int64_t n, float* output) {
         omp_set_num_threads(threads_);
         if (n != ctx_.n) prepare(n);
         ctx_.input = input;

@@ -216,6 +216,18 @@ void nchw_to_nhwc(const float* src, int64_t n, int C, int H, int W, float* dst) 
         }
 }
 
+void u8_nhwc_normalize(const uint8_t* src, int64_t n, int C, int H, int W, const float* mean, const float* std,
+                       float* dst) {
+    int64_t rows = n * H * W;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t* s = src + r * C;
+        float* d = dst + r * C;
+        // the same float32 operations, in the same order, as ToTensor + Normalize (ImageTransform)
+        for (int c = 0; c < C; c++) d[c] = (static_cast<float>(s[c]) / 255.f - mean[c]) / std[c];
+    }
+}
+
 void maxpool(const float* src, int64_t n, int H, int W, int C, int k, int s, int p, float* dst, int64_t ldd,
              int Ho, int Wo) {
 #pragma omp parallel for collapse(2) schedule(static)

@@ -17,6 +17,10 @@ void bn_relu_avgpool2_rows(const float* x, int H, int W, int64_t ldx, int Ho, in
 
 /** NCHW (n, C, H, W) to NHWC. */
 void nchw_to_nhwc(const float* src, int64_t n, int C, int H, int W, float* dst);
+/** uint8 images (n, H, W, C) to float32 NHWC: (x / 255 - mean[c]) / std[c] in float32, as
+ *  torchvision's ToTensor then Normalize (bit-identical to io.densenet4j.image.ImageTransform). */
+void u8_nhwc_normalize(const uint8_t* src, int64_t n, int C, int H, int W, const float* mean, const float* std,
+                       float* dst);
 
 /** Max pool k x k, stride s, padding p (padding never wins, as PyTorch) from dense NHWC
  *  src (n, H, W, C) into dst (n, Ho, Wo) with row stride ldd. */

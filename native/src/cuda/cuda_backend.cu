@@ -85,6 +85,9 @@ struct Ctx {
     void* ws = nullptr;
     size_t ws_bytes = 0;
     float* input = nullptr;   // device, (n, C, H, W) float32
+    bool u8 = false;                  // forward_u8: the input is uint8 (n, H, W, C) at input_u8 instead
+    const uint8_t* input_u8 = nullptr;  // device (the same bytes as `input`)
+    const float* norm = nullptr;        // device, mean[0..C) then std[0..C)
     float* output = nullptr;  // device, (n, classes) float32
 };
 
@@ -424,8 +427,13 @@ public:
                  "plan line ", op.line, ": to_nhwc destination must be a whole buffer shaped like the input");
     }
     void size(Ctx&, Needs&) override {}
-    void run(Ctx& c) override { nchw_to_nhwc<T>(c.input, c.n, dst_.decl.c, dst_.decl.pixels(), at<T>(c, dst_), c.stream); }
-    std::string describe() const override { return "to_nhwc -> " + dst_.decl.name; }
+    void run(Ctx& c) override {
+        if (c.u8)
+            u8_nhwc_normalize<T>(c.input_u8, c.n, dst_.decl.c, dst_.decl.pixels(), c.norm, at<T>(c, dst_), c.stream);
+        else
+            nchw_to_nhwc<T>(c.input, c.n, dst_.decl.c, dst_.decl.pixels(), at<T>(c, dst_), c.stream);
+    }
+    std::string describe() const override { return "to_nhwc (float32 NCHW, or uint8 NHWC normalised) -> " + dst_.decl.name; }
 
 private:
     View dst_;
@@ -651,15 +659,36 @@ public:
         if (n != ctx_.n) prepare(n);
         size_t in_count = static_cast<size_t>(n) * plan_.in_c * plan_.in_h * plan_.in_w;
         std::memcpy(pinned_in_.get(), input, in_count * sizeof(float));
-        if (graph_exec_) {
-            DN_CUDA(cudaGraphLaunch(graph_exec_, ctx_.stream));
+        run_graph(false, output);
+    }
+
+    /** uint8 NHWC input: a quarter of the float path's host copy and PCIe traffic; normalised
+     *  on the device by the first op (its own CUDA Graph beside the float one). */
+    void forward_u8(const uint8_t* input, int64_t n, const float* mean, const float* std, float* output) override {
+        DN_CUDA(cudaSetDevice(opt_.device));
+        DN_CHECK(classes_ == 0 || output != nullptr, "forward_u8: this plan has a head; an output array is required");
+        if (n != ctx_.n) prepare(n);
+        size_t in_count = static_cast<size_t>(n) * plan_.in_c * plan_.in_h * plan_.in_w;
+        std::memcpy(pinned_in_.get(), input, in_count);
+        std::memcpy(pinned_norm_.get<float>(), mean, plan_.in_c * sizeof(float));
+        std::memcpy(pinned_norm_.get<float>() + plan_.in_c, std, plan_.in_c * sizeof(float));
+        run_graph(true, output);
+    }
+
+    /** Replays (or runs and captures) the forward for float (u8 = false) or uint8 input, then
+     *  copies the logits out of the pinned staging buffer. */
+    void run_graph(bool u8, float* output) {
+        ctx_.u8 = u8;
+        cudaGraphExec_t& exec = u8 ? graph_u8_exec_ : graph_exec_;
+        if (exec) {
+            DN_CUDA(cudaGraphLaunch(exec, ctx_.stream));
             replays_++;
         } else {
             enqueue(profile_);
-            if (opt_.graphs && !profile_) capture();
+            if (opt_.graphs && !profile_) capture(exec);
         }
         DN_CUDA(cudaStreamSynchronize(ctx_.stream));
-        if (output) std::memcpy(output, pinned_out_.get(), static_cast<size_t>(output_size(n)) * sizeof(float));
+        if (output) std::memcpy(output, pinned_out_.get(), static_cast<size_t>(output_size(ctx_.n)) * sizeof(float));
     }
 
     int64_t output_size(int64_t n) const override { return n * classes_; }
@@ -722,7 +751,7 @@ public:
         std::ostringstream os;
         os << "cuda backend, " << prop.name << " (sm_" << prop.major << prop.minor << "), dtype " << opt_.dtype
            << ", batch " << ctx_.n << ", arena " << arena_.bytes() << " bytes, workspace " << ctx_.ws_bytes
-           << " bytes, CUDA graph " << (graph_exec_ ? "captured (" + std::to_string(replays_) + " replays)"
+           << " bytes, CUDA graph " << (graph_exec_ || graph_u8_exec_ ? "captured (" + std::to_string(replays_) + " replays)"
                                                     : (graph_note_.empty() ? std::string("off") : graph_note_))
            << "\n";
         for (size_t i = 0; i < ops_.size(); i++) {
@@ -748,7 +777,11 @@ private:
         output_.reserve(std::max<size_t>(1, static_cast<size_t>(n * classes_)) * sizeof(float));
         pinned_in_.reserve(in_count * sizeof(float));
         pinned_out_.reserve(std::max<size_t>(1, static_cast<size_t>(n * classes_)) * sizeof(float));
+        norm_.reserve(2 * plan_.in_c * sizeof(float));
+        pinned_norm_.reserve(2 * plan_.in_c * sizeof(float));
         ctx_.input = input_.get<float>();
+        ctx_.input_u8 = input_.get<uint8_t>();
+        ctx_.norm = norm_.get<float>();
         ctx_.output = output_.get<float>();
         try {
             Needs needs;
@@ -774,8 +807,11 @@ private:
     /** The whole forward on the stream: input copy, ops, output copy. */
     void enqueue(bool timed) {
         size_t in_count = static_cast<size_t>(ctx_.n) * plan_.in_c * plan_.in_h * plan_.in_w;
-        DN_CUDA(cudaMemcpyAsync(ctx_.input, pinned_in_.get(), in_count * sizeof(float), cudaMemcpyHostToDevice,
-                                ctx_.stream));
+        DN_CUDA(cudaMemcpyAsync(ctx_.input, pinned_in_.get(), in_count * (ctx_.u8 ? 1 : sizeof(float)),
+                                cudaMemcpyHostToDevice, ctx_.stream));
+        if (ctx_.u8)
+            DN_CUDA(cudaMemcpyAsync(const_cast<float*>(ctx_.norm), pinned_norm_.get(), 2 * plan_.in_c * sizeof(float),
+                                    cudaMemcpyHostToDevice, ctx_.stream));
         cudaEvent_t e0 = nullptr, e1 = nullptr;
         if (timed) {
             DN_CUDA(cudaEventCreate(&e0));
@@ -809,7 +845,7 @@ private:
 
     /** Records the forward into a CUDA Graph for later calls at this batch size; on any
      *  refusal, runs without one and says why in describe(). */
-    void capture() {
+    void capture(cudaGraphExec_t& exec) {
         DN_CUDA(cudaStreamSynchronize(ctx_.stream));
         cudaGraph_t g = nullptr;
         DN_CUDA(cudaStreamBeginCapture(ctx_.stream, cudaStreamCaptureModeThreadLocal));
@@ -824,11 +860,11 @@ private:
             return;
         }
         DN_CUDA(cudaStreamEndCapture(ctx_.stream, &g));
-        cudaError_t e = cudaGraphInstantiate(&graph_exec_, g, 0);
+        cudaError_t e = cudaGraphInstantiate(&exec, g, 0);
         cudaGraphDestroy(g);
         if (e != cudaSuccess) {
             cudaGetLastError();
-            graph_exec_ = nullptr;
+            exec = nullptr;
             opt_.graphs = false;
             graph_note_ = std::string("off (instantiate failed: ") + cudaGetErrorString(e) + ")";
         }
@@ -837,8 +873,10 @@ private:
 
     void drop_graph() {
         if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+        if (graph_u8_exec_) cudaGraphExecDestroy(graph_u8_exec_);
         if (core_exec_) cudaGraphExecDestroy(core_exec_);
         graph_exec_ = nullptr;
+        graph_u8_exec_ = nullptr;
         core_exec_ = nullptr;
     }
 
@@ -852,9 +890,9 @@ private:
     int64_t profiled_ = 0, replays_ = 0;
     std::vector<std::unique_ptr<Op>> ops_;
     MemoryPlan mem_;
-    DeviceBuffer arena_, prologue_, tmp_, ws_, input_, output_;
-    PinnedBuffer pinned_in_, pinned_out_;
-    cudaGraphExec_t graph_exec_ = nullptr, core_exec_ = nullptr;
+    DeviceBuffer arena_, prologue_, tmp_, ws_, input_, output_, norm_;
+    PinnedBuffer pinned_in_, pinned_out_, pinned_norm_;
+    cudaGraphExec_t graph_exec_ = nullptr, graph_u8_exec_ = nullptr, core_exec_ = nullptr;
     std::string graph_note_;
     Ctx ctx_;
 };

@@ -31,6 +31,16 @@ __global__ void k_nchw_to_nhwc(const float* __restrict__ in, I n, int c, I hw, T
     }
 }
 
+// norm: mean[0..c) then std[0..c); the same float32 operations as ToTensor + Normalize
+template <typename T, typename I>
+__global__ void k_u8_nhwc_normalize(const uint8_t* __restrict__ in, I total, int c, const float* __restrict__ norm,
+                                    T* __restrict__ out) {
+    for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < total; i += I(gridDim.x) * blockDim.x) {
+        int ch = static_cast<int>(i % c);
+        out[i] = st<T>((static_cast<float>(in[i]) / 255.f - norm[ch]) / norm[c + ch]);
+    }
+}
+
 // One thread per 16 bytes of channels where alignment allows (V elements), else one per element.
 template <typename T, int V, typename I>
 __global__ void k_bn_relu_rows(const T* __restrict__ src, I rows, I ldx, int cin,
@@ -161,6 +171,14 @@ void nchw_to_nhwc(const float* in, int64_t n, int c, int64_t hw, T* out, cudaStr
 }
 
 template <typename T>
+void u8_nhwc_normalize(const uint8_t* in, int64_t n, int c, int64_t hw, const float* norm, T* out, cudaStream_t s) {
+    int64_t total = n * c * hw;
+    if (total < kIndex32) k_u8_nhwc_normalize<T, int32_t><<<blocks_for(total), kThreads, 0, s>>>(in, int32_t(total), c, norm, out);
+    else k_u8_nhwc_normalize<T, int64_t><<<blocks_for(total), kThreads, 0, s>>>(in, total, c, norm, out);
+    check_launch();
+}
+
+template <typename T>
 void bn_relu_rows(const T* src, int64_t rows, int64_t ldx, int cin, const float* scale, const float* shift, T* dst,
                   cudaStream_t s) {
     constexpr int V = 16 / sizeof(T);
@@ -247,6 +265,7 @@ void from_float(const float* src, int64_t count, T* dst, cudaStream_t s) {
 
 #define DN4J_INSTANTIATE(T)                                                                                          \
     template void nchw_to_nhwc<T>(const float*, int64_t, int, int64_t, T*, cudaStream_t);                            \
+    template void u8_nhwc_normalize<T>(const uint8_t*, int64_t, int, int64_t, const float*, T*, cudaStream_t);       \
     template void bn_relu_rows<T>(const T*, int64_t, int64_t, int, const float*, const float*, T*, cudaStream_t);    \
     template void bn_relu_avgpool2<T>(const T*, int64_t, int, int, int64_t, int, const float*, const float*, T*,     \
                                       cudaStream_t);                                                                 \

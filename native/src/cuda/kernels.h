@@ -13,6 +13,9 @@ namespace dn4j::cuda {
 /** (n, c, h, w) float32 NCHW -> (n, h, w, c) T NHWC. */
 template <typename T>
 void nchw_to_nhwc(const float* in, int64_t n, int c, int64_t hw, T* out, cudaStream_t s);
+/** uint8 (n, hw, c) to T NHWC as (x / 255 - mean[ch]) / std[ch]; norm = mean[0..c) then std[0..c), on the device. */
+template <typename T>
+void u8_nhwc_normalize(const uint8_t* in, int64_t n, int c, int64_t hw, const float* norm, T* out, cudaStream_t s);
 
 /** dst[r, j] = relu(src[r * ldx + j] * scale[j] + shift[j]) for j < cin; dst dense (rows, cin). */
 template <typename T>

@@ -7,6 +7,9 @@ import io.densenet4j.io.StateDicts;
 import io.densenet4j.io.Tensor;
 import io.densenet4j.topology.Plan;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -120,6 +123,87 @@ public final class Predictor implements AutoCloseable {
      * @throws IllegalStateException    after {@link #close()}
      */
     public synchronized float[] forward(float[] input, int n, int height, int width) {
+        checkInput(input.length, "floats", "(" + n + ", " + net.config().inChannels() + ", " + height + ", " + width + ")", n, height, width);
+        NativeCore.Engine e = engine(height, width);
+        float[] out = new float[n * numClasses()];
+        NativeLibrary.run(() -> e.forward(input, n, out));
+        return out;
+    }
+
+    /**
+     * Logits for a batch held in direct (off-heap) buffers, read and written in place: no Java-array
+     * copy on either side. Reads {@code input} from its position, writes {@code output} from its
+     * position; neither buffer's position changes.
+     *
+     * @param input  {@code (n, C, height, width)} float32 NCHW, a direct buffer in native byte order with
+     *               exactly that many floats remaining (see {@link #allocateFloats})
+     * @param output direct, writable, native byte order, at least {@code n * classes} floats remaining;
+     *               receives {@code (n, classes)} float32 logits, row-major
+     * @throws IllegalArgumentException for a heap or read-only buffer, the wrong byte order or size, or
+     *                                  an input below the network's minimum size
+     * @throws IllegalStateException    after {@link #close()}
+     */
+    public synchronized void forward(FloatBuffer input, int n, int height, int width, FloatBuffer output) {
+        checkInput(directFloats(input, "input", false), "floats", "(" + n + ", " + net.config().inChannels() + ", " + height + ", " + width + ")", n, height, width);
+        checkOutput(output, n);
+        NativeCore.Engine e = engine(height, width);
+        FloatBuffer in = input.slice(), out = output.slice();
+        NativeLibrary.run(() -> e.forward(in, n, out));
+    }
+
+    /**
+     * Logits for uint8 images as decoders give them, normalised natively by the first op as
+     * {@code (x / 255 - mean[c]) / std[c]} in float32: torchvision's {@code ToTensor()} then
+     * {@code Normalize(mean, std)}, so the result equals {@link #forward(float[], int, int, int)} on
+     * {@link io.densenet4j.image.ImageTransform}'s normalised floats (bit for bit on the CPU). A quarter of
+     * the float path's bytes cross the JNI boundary (and, on a GPU, PCIe).
+     *
+     * @param input {@code (n, height, width, C)} uint8, channels last (HWC per image), values 0..255
+     * @param mean  C per-channel means on the 0..1 scale (e.g. {@link io.densenet4j.image.ImageTransform#IMAGENET_MEAN})
+     * @param std   C per-channel standard deviations, finite and positive
+     * @return {@code (n, classes)} float32 logits, row-major
+     * @throws IllegalArgumentException if a length does not match or the input is below the network's minimum size
+     * @throws IllegalStateException    after {@link #close()}
+     */
+    public synchronized float[] forwardUint8(byte[] input, int n, int height, int width, float[] mean, float[] std) {
+        checkInput(input.length, "bytes", uint8Shape(n, height, width), n, height, width);
+        checkNormalization(mean, std);
+        NativeCore.Engine e = engine(height, width);
+        float[] out = new float[n * numClasses()];
+        NativeLibrary.run(() -> e.forward_u8(input, n, mean, std, out));
+        return out;
+    }
+
+    /**
+     * {@link #forwardUint8(byte[], int, int, int, float[], float[])} on direct buffers, in place:
+     * {@code input} (n, height, width, C) uint8 from its position (exactly that many bytes remaining),
+     * logits written to {@code output} (direct, writable, native order) from its position; positions unchanged.
+     *
+     * @throws IllegalArgumentException for a heap or read-only buffer, the wrong byte order or size
+     */
+    public synchronized void forwardUint8(ByteBuffer input, int n, int height, int width, float[] mean, float[] std, FloatBuffer output) {
+        if (!input.isDirect()) throw new IllegalArgumentException("input must be a direct ByteBuffer (ByteBuffer.allocateDirect); for heap data pass a byte[]");
+        checkInput(input.remaining(), "bytes", uint8Shape(n, height, width), n, height, width);
+        checkNormalization(mean, std);
+        checkOutput(output, n);
+        NativeCore.Engine e = engine(height, width);
+        ByteBuffer in = input.slice();
+        FloatBuffer out = output.slice();
+        NativeLibrary.run(() -> e.forward_u8(in, n, mean, std, out));
+    }
+
+    /** A direct float buffer in native byte order with room for {@code count} floats, for {@link #forward(FloatBuffer, int, int, int, FloatBuffer)}; reusable across calls. */
+    public static FloatBuffer allocateFloats(int count) {
+        if (count <= 0 || count > Integer.MAX_VALUE / 4) throw new IllegalArgumentException("float count must be in 1.." + Integer.MAX_VALUE / 4 + ", got " + count);
+        return ByteBuffer.allocateDirect(count * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    }
+
+    private String uint8Shape(int n, int height, int width) {
+        return "(" + n + ", " + height + ", " + width + ", " + net.config().inChannels() + ") uint8";
+    }
+
+    /** Checks the batch, the size against the network's minimum, and the element count. */
+    private void checkInput(long have, String unit, String shape, int n, int height, int width) {
         if (store == null) throw new IllegalStateException("predictor is closed");
         if (n <= 0) throw new IllegalArgumentException("batch size must be positive, got " + n);
         long want;
@@ -128,14 +212,43 @@ public final class Predictor implements AutoCloseable {
         } catch (ArithmeticException overflow) {
             want = -1;
         }
-        if (height <= 0 || width <= 0 || input.length != want) {
-            throw new IllegalArgumentException("input has " + input.length + " floats; (" + n + ", " + net.config().inChannels() + ", "
-                    + height + ", " + width + ") needs " + (want < 0 ? "more than 2^63" : Long.toString(want)));
+        if (height <= 0 || width <= 0 || have != want) {
+            throw new IllegalArgumentException("input has " + have + " " + unit + "; " + shape + " needs " + (want < 0 ? "more than 2^63" : Long.toString(want)));
         }
-        NativeCore.Engine e = engine(height, width);
-        float[] out = new float[n * numClasses()];
-        NativeLibrary.run(() -> e.forward(input, n, out));
-        return out;
+    }
+
+    private void checkNormalization(float[] mean, float[] std) { checkNormalization(net.config().inChannels(), mean, std); }
+
+    /** Refuses (IllegalArgumentException, one sentence) a mean/std that is not {@code c} finite values with std > 0. */
+    static void checkNormalization(int c, float[] mean, float[] std) {
+        if (mean == null || std == null || mean.length != c || std.length != c) {
+            throw new IllegalArgumentException("uint8 input needs " + c + " means and " + c + " stds (one per input channel), got "
+                    + (mean == null ? "none" : Integer.toString(mean.length)) + " and " + (std == null ? "none" : Integer.toString(std.length)));
+        }
+        for (int i = 0; i < c; i++) {
+            if (!Float.isFinite(mean[i]) || !Float.isFinite(std[i]) || !(std[i] > 0f)) {
+                throw new IllegalArgumentException("normalisation of channel " + i + " needs a finite mean and a finite, positive std, got mean="
+                        + mean[i] + " std=" + std[i]);
+            }
+        }
+    }
+
+    private void checkOutput(FloatBuffer output, int n) {
+        long have = directFloats(output, "output", true);
+        long want = (long) n * numClasses();
+        if (have < want) throw new IllegalArgumentException("output has " + have + " floats remaining; (" + n + ", " + numClasses() + ") logits need " + want);
+    }
+
+    /** Floats remaining in a direct, native-order buffer (writable if {@code write}); refuses others with one sentence. */
+    private static long directFloats(FloatBuffer b, String what, boolean write) {
+        if (b == null) throw new IllegalArgumentException(what + " buffer is null");
+        if (!b.isDirect()) throw new IllegalArgumentException(what + " must be a direct FloatBuffer (Predictor.allocateFloats); for heap data pass a float[]");
+        if (b.order() != ByteOrder.nativeOrder()) {
+            throw new IllegalArgumentException(what + " buffer is " + b.order() + "; it must be in native byte order (" + ByteOrder.nativeOrder()
+                    + "): ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder()).asFloatBuffer()");
+        }
+        if (write && b.isReadOnly()) throw new IllegalArgumentException(what + " buffer is read-only");
+        return b.remaining();
     }
 
     /** {@link #forward(float[], int, int, int)} on a {@code (N, C, H, W)} tensor; returns {@code (N, classes)}. */

@@ -101,4 +101,24 @@ public final class Image {
     public String toString() {
         return "Image[C=" + channels + ", H=" + height + ", W=" + width + "]";
     }
+
+    /**
+     * The samples as uint8, channels last: {@code (H, W, C)}, the layout decoders produce and
+     * {@link io.densenet4j.Predictor#forwardUint8} takes. Each sample is rounded to the nearest
+     * integer and clamped to 0..255 (8-bit sources, and images resized from them by
+     * {@link ImageTransform} at its default precision, are integers already, so nothing changes).
+     *
+     * @return a new array of H*W*C bytes (unsigned values)
+     */
+    public byte[] toUint8Hwc() {
+        int plane = height * width;
+        byte[] out = new byte[channels * plane];
+        for (int c = 0; c < channels; c++) {
+            for (int p = 0; p < plane; p++) {
+                long v = Math.round(data[c * plane + p]);
+                out[p * channels + c] = (byte) Math.max(0, Math.min(255, v));
+            }
+        }
+        return out;
+    }
 }

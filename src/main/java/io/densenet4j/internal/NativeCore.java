@@ -10,6 +10,9 @@ import org.bytedeco.javacpp.annotation.Platform;
 import org.bytedeco.javacpp.annotation.Properties;
 import org.bytedeco.javacpp.annotation.StdString;
 
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+
 /**
  * JavaCPP bindings of the C++ core ({@code native/include/densenet4j/core.h}): coarse calls
  * only, one per batch. The oneDNN preset is loaded first, so {@code libdnnl} (and its OpenMP
@@ -148,6 +151,15 @@ public class NativeCore {
                                      @StdString String options);
 
         public native void forward(@Const float[] input, @Cast("int64_t") long n, float[] output);
+
+        /** Direct buffers (position 0: pass slices), read and written in place without a Java-array copy. */
+        public native void forward(@Const FloatBuffer input, @Cast("int64_t") long n, FloatBuffer output);
+
+        public native void forward_u8(@Cast("const uint8_t*") byte[] input, @Cast("int64_t") long n, @Const float[] mean,
+                                      @Const float[] std, float[] output);
+
+        public native void forward_u8(@Cast("const uint8_t*") ByteBuffer input, @Cast("int64_t") long n, @Const float[] mean,
+                                      @Const float[] std, FloatBuffer output);
 
         public native @Cast("int64_t") long output_size(@Cast("int64_t") long n);
 

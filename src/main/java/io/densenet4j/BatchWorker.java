@@ -1,0 +1,103 @@
+package io.densenet4j;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * One engine's loop in a {@link BatchingPredictor}: takes the oldest request, gathers batch-mates of
+ * the same key up to maxBatch or maxDelay after the oldest arrived, runs them as one native batch and
+ * completes each future with its own row of the logits.
+ */
+final class BatchWorker implements Runnable {
+    private static final long IDLE_POLL_NANOS = 10_000_000L;  // how often an idle worker looks at closed
+
+    private final BatchingPredictor owner;
+    private final Predictor engine;
+    private final int maxBatch;
+    private final long maxDelayNanos;
+    private BatchRequest carry;  // a request of another key that ended the last batch; it heads the next
+
+    BatchWorker(BatchingPredictor owner, Predictor engine) {
+        this.owner = owner;
+        this.engine = engine;
+        this.maxBatch = owner.options().maxBatch();
+        this.maxDelayNanos = owner.options().maxDelay().toNanos();
+    }
+
+    @Override
+    public void run() {
+        try {
+            while (true) {
+                BatchRequest first = carry != null ? carry : owner.poll(IDLE_POLL_NANOS);
+                carry = null;
+                if (first == null) {
+                    if (owner.closed()) return;
+                    continue;
+                }
+                if (owner.failPending()) {
+                    first.fail(BatchingPredictor.closedBeforeRun());
+                    continue;
+                }
+                List<BatchRequest> batch = gather(first);
+                runBatch(batch);
+            }
+        } catch (InterruptedException e) {
+            if (carry != null) carry.fail(BatchingPredictor.closedBeforeRun());
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private List<BatchRequest> gather(BatchRequest first) throws InterruptedException {
+        List<BatchRequest> batch = new ArrayList<>(maxBatch);
+        batch.add(first);
+        long deadline = first.arrivalNanos + maxDelayNanos;
+        boolean wait = owner.busy();
+        while (batch.size() < maxBatch) {
+            long left = wait ? deadline - System.nanoTime() : 0;
+            BatchRequest r = owner.poll(left);
+            if (r == null) break;
+            if (!r.key.equals(first.key)) {
+                carry = r;
+                break;
+            }
+            batch.add(r);
+        }
+        batch.removeIf(r -> r.future.isDone());  // cancelled by the caller meanwhile
+        return batch;
+    }
+
+    private void runBatch(List<BatchRequest> batch) {
+        if (batch.isEmpty()) return;
+        try {
+            float[] logits = forward(batch);
+            int k = owner.classes();
+            for (int i = 0; i < batch.size(); i++) batch.get(i).future.complete(Arrays.copyOfRange(logits, i * k, (i + 1) * k));
+            owner.record(batch.size());
+        } catch (RuntimeException e) {
+            if (batch.size() == 1) {
+                batch.get(0).fail(e);
+                owner.record(1);
+                return;
+            }
+            for (BatchRequest r : batch) runBatch(List.of(r));  // isolate the request that fails
+        } catch (Error e) {
+            for (BatchRequest r : batch) r.fail(e);
+            throw e;
+        }
+    }
+
+    private float[] forward(List<BatchRequest> batch) {
+        BatchRequest.Key key = batch.get(0).key;
+        int n = batch.size();
+        int per = batch.get(0).length();
+        if (key.uint8()) {
+            byte[] x = new byte[n * per];
+            for (int i = 0; i < n; i++) System.arraycopy(batch.get(i).bytes, 0, x, i * per, per);
+            return engine.forwardUint8(x, n, key.height(), key.width(), key.mean(), key.std());
+        }
+        float[] x = new float[n * per];
+        for (int i = 0; i < n; i++) System.arraycopy(batch.get(i).floats, 0, x, i * per, per);
+        return engine.forward(x, n, key.height(), key.width());
+    }
+}
