@@ -190,6 +190,8 @@ public final class BatchingPredictor implements AutoCloseable {
     public int queued() { return queue.size(); }
 
     public int numClasses() { return classes; }
+    /** The device of each engine ({@code cpu}, {@code cuda} or {@code cuda:INDEX}), in worker order. */
+    public List<String> devices() { return engines.stream().map(Predictor::device).toList(); }
     public Options options() { return options; }
     public DenseNet network() { return net; }
 

@@ -16,7 +16,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.SplittableRandom;
 
 /** {@code bench}: inference throughput and peak native memory. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure inference throughput (images/s) and peak native memory on random or given weights.")
@@ -48,10 +47,27 @@ final class BenchCommand implements Runnable {
     @Option(names = "--memory", description = "with --train: efficient (default) or naive")
     String memory = "efficient";
 
+    @Option(names = "--clients", description = "serving benchmark: N client threads each submitting single images through a BatchingPredictor (default 0: plain batches of --batch)")
+    int clients = 0;
+
+    @Option(names = "--max-batch", description = "with --clients: the largest batch formed (default 8)")
+    int maxBatch = 8;
+
+    @Option(names = "--max-delay-ms", description = "with --clients: how long a forming batch waits for batch-mates, ms (default 2)")
+    double maxDelayMs = 2;
+
+    @Option(names = "--input", description = "float (default: (N, C, H, W) float32) or uint8 ((N, H, W, C) bytes, normalised natively)")
+    String input = "float";
+
     @Override
     public void run() {
         if (batch <= 0) throw new IllegalArgumentException("--batch must be positive, got " + batch);
         if (!(seconds > 0) || seconds > 86400) throw new IllegalArgumentException("--seconds must be in (0, 86400], got " + seconds);
+        if (clients < 0 || clients > 4096) throw new IllegalArgumentException("--clients must be from 0 to 4096, got " + clients);
+        if (maxBatch < 1 || maxBatch > 4096) throw new IllegalArgumentException("--max-batch must be from 1 to 4096, got " + maxBatch);
+        if (!(maxDelayMs >= 0) || maxDelayMs > 10000) throw new IllegalArgumentException("--max-delay-ms must be from 0 to 10000, got " + maxDelayMs);
+        if (!input.equals("float") && !input.equals("uint8")) throw new IllegalArgumentException("--input must be float or uint8, got '" + input + "'");
+        if (train && (clients > 0 || input.equals("uint8"))) throw new IllegalArgumentException("--clients and --input uint8 apply to inference, not --train");
         if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
         DenseNetConfig cfg = arch.resolve();
         if (cfg == null && weights == null) throw new IllegalArgumentException("give --arch NAME, --config FILE or --weights FILE");
@@ -68,41 +84,53 @@ final class BenchCommand implements Runnable {
         if (floats > Integer.MAX_VALUE - 16) {
             throw new IllegalArgumentException("--batch " + batch + " at " + side + "x" + side + " needs " + String.format(java.util.Locale.ROOT, "%.0f", floats) + " input floats, more than one Java array holds");
         }
-        float[] x = new float[(int) floats];
-        SplittableRandom rng = new SplittableRandom(7);
-        for (int i = 0; i < x.length; i++) x[i] = (float) (rng.nextDouble() * 2 - 1);
+        String threads = Integer.toString(run.threads > 0 ? run.threads : Runtime.getRuntime().availableProcessors());
+        if (clients > 0) {
+            System.out.println(ServingBench.run(cfg, sd, run.options(), side, clients, maxBatch, maxDelayMs, input.equals("uint8"), seconds, warmup,
+                    name(), threads, json));
+            return;
+        }
+        float[] x = ServingBench.randomFloats((int) floats, 7);
         if (train) {
             benchTrain(cfg, sd, x, side);
             return;
         }
         if (!memory.equals("efficient")) throw new IllegalArgumentException("--memory applies to --train only");
+        boolean u8 = input.equals("uint8");
+        byte[] xb = u8 ? ServingBench.randomBytes(x.length, 7) : null;
+        float[][] norm = ServingBench.uint8Normalization(cfg.inChannels());
         try (Predictor p = Predictor.create(cfg, sd, run.options())) {
             sd = null;
-            for (int i = 0; i < Math.max(1, warmup); i++) p.forward(x, batch, side, side);
+            Runnable once = u8 ? () -> p.forwardUint8(xb, batch, side, side, norm[0], norm[1]) : () -> p.forward(x, batch, side, side);
+            for (int i = 0; i < Math.max(1, warmup); i++) once.run();
             long t0 = System.nanoTime();
             long deadline = t0 + (long) (seconds * 1e9);
             int batches = 0;
+            long[] lat = new long[1024];
             do {
-                p.forward(x, batch, side, side);
-                batches++;
+                long b0 = System.nanoTime();
+                once.run();
+                if (batches == lat.length) lat = java.util.Arrays.copyOf(lat, batches * 2);
+                lat[batches++] = System.nanoTime() - b0;
             } while (System.nanoTime() < deadline);
             double elapsed = (System.nanoTime() - t0) / 1e9;
+            java.util.Arrays.sort(lat, 0, batches);
+            double p50 = ServingBench.percentileMs(lat, batches, 0.5), p99 = ServingBench.percentileMs(lat, batches, 0.99);
             double ips = batches * batch / elapsed;
             long peak = NativeLibrary.nativeBytesPeak();
             long devicePeak = NativeLibrary.deviceBytesPeak();
             long rss = peakRss();
-            String threads = Integer.toString(run.threads > 0 ? run.threads : Runtime.getRuntime().availableProcessors());
             if (json) {
                 System.out.println(String.format(Locale.ROOT,
-                        "{\"arch\":\"%s\",\"batch\":%d,\"image\":%d,\"threads\":%s,\"device\":\"%s\",\"dtype\":\"%s\",\"batches\":%d,\"seconds\":%.3f,"
-                                + "\"img_per_s\":%.2f,\"ms_per_batch\":%.3f,\"peak_native_bytes\":%d,\"peak_device_bytes\":%d,\"peak_rss_bytes\":%d}",
-                        name(), batch, side, threads, p.device(), run.dtype, batches, elapsed, ips, 1000 * elapsed / batches, peak,
+                        "{\"arch\":\"%s\",\"batch\":%d,\"image\":%d,\"input\":\"%s\",\"threads\":%s,\"device\":\"%s\",\"dtype\":\"%s\",\"batches\":%d,\"seconds\":%.3f,"
+                                + "\"img_per_s\":%.2f,\"ms_per_batch\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"peak_native_bytes\":%d,\"peak_device_bytes\":%d,\"peak_rss_bytes\":%d}",
+                        name(), batch, side, input, threads, p.device(), run.dtype, batches, elapsed, ips, 1000 * elapsed / batches, p50, p99, peak,
                         devicePeak, rss));
             } else {
                 System.out.println(String.format(Locale.ROOT,
-                        "arch=%s batch=%d image=%d threads=%s device=%s dtype=%s batches=%d img_per_s=%.2f ms_per_batch=%.3f peak_native_bytes=%d"
+                        "arch=%s batch=%d image=%d input=%s threads=%s device=%s dtype=%s batches=%d img_per_s=%.2f ms_per_batch=%.3f p50_ms=%.3f p99_ms=%.3f peak_native_bytes=%d"
                                 + (p.device().equals("cpu") ? "" : " peak_device_bytes=" + devicePeak) + " peak_rss_bytes=%d",
-                        name(), batch, side, threads, p.device(), run.dtype, batches, ips, 1000 * elapsed / batches, peak, rss));
+                        name(), batch, side, input, threads, p.device(), run.dtype, batches, ips, 1000 * elapsed / batches, p50, p99, peak, rss));
             }
         }
     }
