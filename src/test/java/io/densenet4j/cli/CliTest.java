@@ -94,4 +94,21 @@ class CliTest extends CliHarness {
         String s = stdout().strip();
         assertTrue(s.matches("\\{.*\"img_per_s\":[0-9.]+.*\"peak_native_bytes\":[1-9][0-9]*.*\\}"), s);
     }
+
+    @Test
+    void benchClientsReportsServingKeysAndCoalesces() {
+        assertEquals(0, run("bench", "--arch", "densenet-bc", "--depth", "16", "--growth-rate", "4", "--clients", "4",
+                "--max-batch", "4", "--max-delay-ms", "5", "--input", "uint8", "--seconds", "0.3", "--threads", "2", "--json"), stderr());
+        String s = stdout().strip();
+        assertTrue(s.matches("\\{.*\"img_per_s\":[0-9.]+.*\"p50_ms\":[0-9.]+.*\"p99_ms\":[0-9.]+.*\"mean_batch\":[0-9.]+.*\\}"), s);
+        double meanBatch = Double.parseDouble(s.replaceAll(".*\"mean_batch\":([0-9.]+).*", "$1"));
+        assertTrue(meanBatch >= 1.0 && meanBatch <= 4.0, "mean batch within [1, max-batch]: " + s);
+        double p50 = Double.parseDouble(s.replaceAll(".*\"p50_ms\":([0-9.]+).*", "$1"));
+        double p99 = Double.parseDouble(s.replaceAll(".*\"p99_ms\":([0-9.]+).*", "$1"));
+        assertTrue(p50 > 0 && p99 >= p50, "p99 >= p50 > 0: " + s);
+        assertBadInput("--clients must be from 0 to 4096", "bench", "--arch", "densenet121", "--clients", "-1");
+        assertBadInput("--input must be float or uint8", "bench", "--arch", "densenet121", "--input", "int16");
+        assertBadInput("--max-batch must be from 1 to 4096", "bench", "--arch", "densenet121", "--clients", "2", "--max-batch", "0");
+        assertBadInput("apply to inference", "bench", "--arch", "densenet-bc", "--depth", "10", "--train", "--clients", "2");
+    }
 }
