@@ -92,10 +92,12 @@ final class BatchWorker implements Runnable {
         int n = batch.size();
         int per = batch.get(0).length();
         if (key.uint8()) {
+            if (n == 1) return engine.forwardUint8(batch.get(0).bytes, 1, key.height(), key.width(), key.mean(), key.std());
             byte[] x = new byte[n * per];
             for (int i = 0; i < n; i++) System.arraycopy(batch.get(i).bytes, 0, x, i * per, per);
             return engine.forwardUint8(x, n, key.height(), key.width(), key.mean(), key.std());
         }
+        if (n == 1) return engine.forward(batch.get(0).floats, 1, key.height(), key.width());  // a lone request: no staging copy
         float[] x = new float[n * per];
         for (int i = 0; i < n; i++) System.arraycopy(batch.get(i).floats, 0, x, i * per, per);
         return engine.forward(x, n, key.height(), key.width());

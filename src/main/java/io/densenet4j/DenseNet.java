@@ -74,6 +74,31 @@ public final class DenseNet {
         return p;
     }
 
+    /**
+     * Checks that {@code weights} (torchvision state_dict names) fit this network, key by key and
+     * shape by shape ({@code num_batches_tracked} may be absent).
+     *
+     * @param weights a state_dict
+     * @throws io.densenet4j.io.WeightsMismatchException one line: the network, what the weights
+     *         look like (inferred from their shapes, where they look like a DenseNet), the counts
+     *         and the first mismatching key; {@code details()} lists every key
+     */
+    public void checkWeights(io.densenet4j.io.StateDict weights) {
+        try {
+            io.densenet4j.io.StateDicts.check(stateDictShapes().all(), weights, java.util.Set.of());
+        } catch (io.densenet4j.io.WeightsMismatchException e) {
+            String looks;
+            try {
+                looks = "; they look like " + DenseNets.describe(ArchitectureInference.infer(weights));
+            } catch (RuntimeException notDenseNet) {
+                looks = "; they do not look like a torchvision DenseNet";
+            }
+            String what = e.getMessage().replaceFirst("^state_dict does not match the model: ", "");
+            throw new io.densenet4j.io.WeightsMismatchException("weights do not fit " + DenseNets.describe(config) + looks + ": " + what,
+                    e.details());
+        }
+    }
+
     /** Number of learnable parameters (weights and biases; torchvision's {@code sum(p.numel())}). */
     public long parameterCount() {
         ParamShapes p = stateDictShapes();

@@ -57,4 +57,22 @@ public final class DenseNets {
                 throw new IllegalArgumentException("unknown architecture '" + name + "' (known: " + String.join(", ", NAMES) + ", densenet-bc)");
         }
     }
+
+    /**
+     * A short name: {@code densenet121} (etc.) for torchvision's configurations, else
+     * {@code DenseNet(k=.., blocks=[..], init=.., classes=..)} with bn_size, theta, stem,
+     * input channels and dropout only where they differ from torchvision's defaults.
+     */
+    public static String describe(DenseNetConfig c) {
+        for (String n : NAMES) if (byName(n).equals(c)) return n;
+        StringBuilder sb = new StringBuilder("DenseNet(k=").append(c.growthRate()).append(", blocks=")
+                .append(c.blockConfig().toString().replace(" ", "")).append(", init=").append(c.numInitFeatures());
+        if (c.bnSize() != 4) sb.append(", bn_size=").append(c.bnSize());
+        if (c.compression() != 0.5) sb.append(", theta=").append(c.compression());
+        if (c.stem() != DenseNetConfig.Stem.IMAGENET) sb.append(", stem=").append(c.stem().id());
+        if (c.inChannels() != 3) sb.append(", in=").append(c.inChannels());
+        sb.append(", classes=").append(c.numClasses());
+        if (c.dropRate() > 0) sb.append(", drop=").append(c.dropRate());
+        return sb.append(')').toString();
+    }
 }

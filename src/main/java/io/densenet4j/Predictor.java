@@ -13,7 +13,6 @@ import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Inference with one DenseNet and its weights on the native core (eval mode: BatchNorm uses
@@ -68,7 +67,7 @@ public final class Predictor implements AutoCloseable {
     private Predictor(DenseNet net, StateDict weights, Options options) {
         this.net = net;
         this.options = options;
-        StateDicts.check(net.stateDictShapes().all(), weights, Set.of());
+        net.checkWeights(weights);
         this.device = Devices.checkFor(options.device(), options.dtype(), false);  // auto's fallback is logged at the first forward
         this.backendOptions = Devices.options(device, options.dtype());
         this.store = NativeLibrary.call(NativeCore.WeightStore::new);
@@ -88,9 +87,10 @@ public final class Predictor implements AutoCloseable {
 
     /**
      * A predictor for {@code config} with {@code weights} (torchvision key names; see
-     * {@link StateDicts#check}).
+     * {@link DenseNet#checkWeights}).
      *
-     * @throws io.densenet4j.io.WeightsException listing every missing, unexpected and mis-shaped key
+     * @throws io.densenet4j.io.WeightsMismatchException naming the network, what the weights look like and the first
+     *         mismatching key ({@code details()} lists every missing, unexpected and mis-shaped key)
      * @throws DeviceUnavailableException if {@code cuda} is asked for and cannot run here (the message says what is missing)
      * @throws IllegalArgumentException   for a reduced precision ({@code tf32}, {@code fp16}, {@code bf16}) on the CPU
      * @throws DenseNetException if the native library cannot load

@@ -34,6 +34,9 @@ final class EvaluateCommand implements Runnable {
     @Option(names = "--data-dir", description = "where the dataset's files are")
     Path dataDir;
 
+    @Option(names = "--normalize", description = "computed|imagenet|none|MEAN,STD[;MEAN,STD...] (default: the checkpoint's; for plain weights computed from the training split, none for tensors: datasets)")
+    String normalize;
+
     @Option(names = "--batch", description = "batch size (default 250)")
     int batch = 250;
 
@@ -41,6 +44,7 @@ final class EvaluateCommand implements Runnable {
     public void run() {
         if (batch <= 0) throw new IllegalArgumentException("--batch must be positive");
         Predictor.Options options = run.options();  // checked before any note
+        NormalizeSpec given = normalize != null ? NormalizeSpec.parse(normalize) : null;
         java.util.List<String> notes = new java.util.ArrayList<>();  // printed once the evaluation is accepted
         Map<String, String> meta = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS ? SafeTensors.read(weights).metadata() : Map.of();
         if (dataset == null) dataset = meta.getOrDefault(Checkpoint.RUN_PREFIX + "dataset", "fashion-mnist");
@@ -55,13 +59,23 @@ final class EvaluateCommand implements Runnable {
             Checkpoint ck = Checkpoint.read(weights);
             sd = ck.model();
             if (cfg == null) cfg = ck.config();
-            norm = ck.normalization();
+            norm = given != null ? null : ck.normalization();
+            if (given != null) notes.add("note: --normalize " + given.text() + " replaces the checkpoint's normalisation (" + NormalizeSpec.describe(ck.normalization()) + ")");
         } else {
             sd = StateDicts.load(weights);
             if (cfg == null) cfg = ArchitectureInference.infer(sd);
-            norm = Normalization.compute(Datasets.open(dataset, dataDir, true));
-            notes.add("weights carry no normalisation; using the training split's: mean " + java.util.Arrays.toString(norm.mean())
-                    + ", std " + java.util.Arrays.toString(norm.std()));
+            norm = null;
+        }
+        if (norm == null) {
+            NormalizeSpec spec = given != null ? given : dataset.startsWith("tensors:") ? NormalizeSpec.NONE : NormalizeSpec.COMPUTED;
+            String ds = dataset;
+            norm = spec.resolve(test.channels(), () -> Datasets.open(ds, dataDir, true));
+            if (given == null && spec.computed()) {
+                notes.add("weights carry no normalisation; using the training split's: mean " + java.util.Arrays.toString(norm.mean())
+                        + ", std " + java.util.Arrays.toString(norm.std()));
+            } else if (given == null) {
+                notes.add("note: " + dataset + " is used as it is (--normalize none, the default for tensors: datasets)");
+            }
         }
         if (cfg.inChannels() != test.channels()) {
             throw new IllegalArgumentException("the network takes " + cfg.inChannels() + " input channels, " + dataset + " has " + test.channels());

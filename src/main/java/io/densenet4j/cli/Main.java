@@ -27,6 +27,9 @@ public final class Main implements Runnable {
 
     /** Runs the CLI and returns its exit code (for tests). */
     public static int run(String... args) {
+        // --verbose, anywhere: a refused state_dict lists every mismatching key after its one line
+        boolean verbose = java.util.Arrays.asList(args).contains("--verbose");
+        String[] rest = java.util.Arrays.stream(args).filter(a -> !a.equals("--verbose")).toArray(String[]::new);
         CommandLine cl = new CommandLine(new Main());
         cl.setParameterExceptionHandler((ex, a) -> {
             PrintWriter err = ex.getCommandLine().getErr();
@@ -36,7 +39,8 @@ public final class Main implements Runnable {
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             if (isBadInput(ex)) {
-                err.println("densenet4j: error: " + oneLine(ex.getMessage()));
+                err.println("densenet4j: error: " + message(ex));
+                if (verbose && ex instanceof io.densenet4j.io.WeightsMismatchException m) m.details().forEach(d -> err.println("  " + d));
                 return 2;
             }
             err.println("densenet4j: internal error: " + ex);
@@ -44,7 +48,7 @@ public final class Main implements Runnable {
             return 1;
         });
         try {
-            return cl.execute(args);
+            return cl.execute(rest);
         } catch (OutOfMemoryError e) {
             System.err.println("densenet4j: error: out of Java heap; the input or network is too large for -Xmx"
                     + Runtime.getRuntime().maxMemory() / (1 << 20) + "m");
@@ -55,6 +59,34 @@ public final class Main implements Runnable {
     static boolean isBadInput(Throwable ex) {
         return ex instanceof IllegalArgumentException || ex instanceof WeightsException || ex instanceof DenseNetException
                 || ex instanceof UncheckedIOException || ex instanceof io.densenet4j.train.TrainingDivergedException;
+    }
+
+    /**
+     * A bad-input exception's message as the user reads it: one line, no Java class names
+     * ({@code java.nio.file.NoSuchFileException: x} becomes {@code x: no such file}).
+     */
+    static String message(Throwable ex) {
+        if (ex instanceof UncheckedIOException u && u.getCause() != null) return ioMessage(u.getCause(), u.getMessage());
+        return oneLine(stripClassNames(ex.getMessage()));
+    }
+
+    static String ioMessage(java.io.IOException e, String outer) {
+        String file = e instanceof java.nio.file.FileSystemException f ? f.getFile() : null;
+        String what;
+        if (e instanceof java.nio.file.NoSuchFileException) what = "no such file or directory";
+        else if (e instanceof java.nio.file.AccessDeniedException) what = "permission denied";
+        else if (e instanceof java.nio.file.NotDirectoryException) what = "not a directory";
+        else if (e instanceof java.nio.file.FileAlreadyExistsException) what = "already exists";
+        else if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) what = f.getReason().toLowerCase(java.util.Locale.ROOT);
+        else what = null;
+        if (file != null && what != null) return oneLine(file + ": " + what);
+        String m = outer != null && !outer.equals(e.toString()) ? outer : e.getMessage();
+        return oneLine(stripClassNames(m == null ? e.getClass().getSimpleName() : m));
+    }
+
+    /** Drops {@code java.io.IOException: }-style prefixes that a wrapped exception's message carries. */
+    static String stripClassNames(String s) {
+        return s == null ? null : s.replaceAll("\\b(?:java|javax|sun|jdk)\\.[A-Za-z0-9_.$]*(?:Exception|Error): ?", "");
     }
 
     static String oneLine(String s) {

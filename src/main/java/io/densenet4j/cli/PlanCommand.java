@@ -57,7 +57,7 @@ final class PlanCommand implements Runnable {
         }
         if (weightsOut != null) {
             if (sd == null) sd = Initializers.torchvision(net, 1);
-            StateDicts.check(net.stateDictShapes().all(), sd, java.util.Set.of());
+            net.checkWeights(sd);
             SafeTensors.write(weightsOut, sd, Map.of());
         }
         System.out.println("wrote " + out + (weightsOut != null ? " and " + weightsOut : ""));

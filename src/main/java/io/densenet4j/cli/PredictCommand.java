@@ -48,12 +48,18 @@ final class PredictCommand implements Runnable {
     @Option(names = "--std", split = ",", description = "per-channel std (default ImageNet's)")
     float[] std;
 
+    @Option(names = "--normalize", description = "imagenet|none|MEAN,STD[;MEAN,STD...] (default: a checkpoint's, else ImageNet's for RGB and 0.5,0.5 for gray); instead of --mean/--std")
+    String normalize;
+
     @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "JPEG or PNG files")
     List<Path> images;
 
     @Override
     public void run() {
         if (top <= 0) throw new IllegalArgumentException("--top must be positive, got " + top);
+        NormalizeSpec given = normalize != null ? NormalizeSpec.parse(normalize) : null;
+        if (given != null && (mean != null || std != null)) throw new IllegalArgumentException("give --normalize or --mean/--std, not both");
+        if (given != null && given.computed()) throw new IllegalArgumentException("--normalize computed needs a training split; predict takes imagenet, none or MEAN,STD (a checkpoint's own is the default)");
         // a densenet4j checkpoint says how training preprocessed: size, normalisation, class names
         Checkpoint ck = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS
                 && Checkpoint.isCheckpoint(SafeTensors.read(weights).metadata()) ? Checkpoint.read(weights) : null;
@@ -63,6 +69,11 @@ final class PredictCommand implements Runnable {
             int channels = p.network().config().inChannels();
             if (channels != 1 && channels != 3) throw new IllegalArgumentException("predict reads gray or RGB images; this network takes " + channels + " channels");
             ColorMode mode = channels == 1 ? ColorMode.GRAY : ColorMode.RGB;
+            if (given != null) {
+                io.densenet4j.data.Normalization n = given.resolve(channels, () -> null);
+                mean = n.mean();
+                std = n.std();
+            }
             float[] m = mean != null ? mean : ck != null ? ck.normalization().mean() : channels == 3 ? ImageTransform.IMAGENET_MEAN : new float[] {0.5f};
             float[] s = std != null ? std : ck != null ? ck.normalization().std() : channels == 3 ? ImageTransform.IMAGENET_STD : new float[] {0.5f};
             int side = crop != null ? crop : ck != null ? ck.height() : 224;

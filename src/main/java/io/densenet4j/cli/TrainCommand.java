@@ -65,8 +65,14 @@ final class TrainCommand implements Runnable {
     @Option(names = "--momentum", description = "SGD momentum (default 0.9)")
     double momentum = 0.9;
 
-    @Option(names = "--nesterov", negatable = true, description = "Nesterov momentum (default on; --no-nesterov)")
+    // two options, not picocli's negatable one: that sets a true-by-default flag to false when its positive form is given
     boolean nesterov = true;
+
+    @Option(names = "--nesterov", description = "Nesterov momentum (the default)")
+    void nesterov(boolean on) { nesterov = true; }
+
+    @Option(names = "--no-nesterov", description = "plain (heavy-ball) momentum instead of Nesterov's")
+    void noNesterov(boolean on) { nesterov = false; }
 
     @Option(names = "--weight-decay", description = "weight decay (default 1e-4)")
     double weightDecay = 1e-4;
@@ -95,6 +101,9 @@ final class TrainCommand implements Runnable {
     @Option(names = "--save-state", description = "write the final state_dict (torchvision names) as safetensors here")
     Path saveState;
 
+    @Option(names = "--normalize", description = "computed (default: mean/std of the training split), imagenet, none (default for tensors: datasets: values as they are), MEAN,STD for all channels or MEAN,STD;MEAN,STD;... one pair per channel (values in [0, 1] units); stored in the checkpoint")
+    String normalize;
+
     @Option(names = "--memory", description = "efficient (default) or naive")
     String memory = "efficient";
 
@@ -109,8 +118,8 @@ final class TrainCommand implements Runnable {
 
     /** Options that a resumed run takes from its checkpoint instead. */
     static final String[] FROM_CHECKPOINT = {"--arch", "--config", "--depth", "--growth-rate", "--in-channels", "--num-classes", "--weights",
-        "--epochs", "--batch", "--lr", "--schedule", "--momentum", "--nesterov", "--weight-decay", "--drop-rate", "--seed", "--no-shuffle",
-        "--no-augment", "--memory", "--threads"};
+        "--epochs", "--batch", "--lr", "--schedule", "--momentum", "--nesterov", "--no-nesterov", "--weight-decay", "--drop-rate", "--seed", "--no-shuffle",
+        "--no-augment", "--memory", "--threads", "--normalize"};
 
     @Override
     public void run() {
@@ -120,6 +129,7 @@ final class TrainCommand implements Runnable {
         // every value is checked, also those a resumed run ignores
         TrainSettings given = new TrainSettings(epochs, batch, lr, Schedule.parse(schedule), momentum, nesterov, weightDecay, seed, !noShuffle,
                 !noAugment, TrainingEngine.Memory.parse(memory), threads, steps);
+        NormalizeSpec normalizeSpec = normalize != null ? NormalizeSpec.parse(normalize) : null;
         java.util.List<String> notes = new java.util.ArrayList<>();  // printed once the run is accepted
         Checkpoint ck = resume != null ? Checkpoint.read(resume) : null;
         if (ck != null) {
@@ -170,7 +180,9 @@ final class TrainCommand implements Runnable {
                     given.weightDecay(), given.seed(), given.shuffle(), given.augment() && !tensors, given.memory(), given.threads(), given.maxSteps());
             cfg = config(train);
             if (dropRate != 0) cfg = cfg.withDropRate(dropRate);
-            norm = Normalization.compute(train);
+            if (normalizeSpec == null) normalizeSpec = tensors ? NormalizeSpec.NONE : NormalizeSpec.COMPUTED;
+            Dataset trainSplit = train;
+            norm = normalizeSpec.resolve(train.channels(), () -> trainSplit);
         }
         if (ck != null) settings = withSteps(settings, steps);  // a limit applies to this invocation only
         Trainer trainer = new Trainer(cfg, settings, train, test, norm, dir, System.err);  // a network that does not fit the data fails here, before any output
@@ -183,12 +195,15 @@ final class TrainCommand implements Runnable {
         info.put("dataset", dataset);
         if (valSplit != null) info.put("val_split", Double.toString(valSplit));
         if (testDataset != null) info.put("test_dataset", testDataset);
+        String normalizeText = ck != null ? ck.run().getOrDefault("normalize", NormalizeSpec.describe(norm)) : normalizeSpec.text();
+        info.put("normalize", normalizeText);
         requireFolderPossible(dir);
         // printed by run() once the network, device and memory are accepted, before the folder is made
         notes.add(String.format(Locale.ROOT, "training %s on %s (%d images, %dx%dx%d, %d classes), %d epoch%s, batch %d, %s memory%s -> %s",
                 cfg, dataset, train.size(), train.channels(), train.height(), train.width(), train.numClasses(), settings.epochs(),
                 settings.epochs() == 1 ? "" : "s",
-                settings.batch(), settings.memory().id(), dtype.equals("fp32") ? "" : ", " + dtype, dir));
+                settings.batch(), settings.memory().id(), dtype.equals("fp32") ? "" : ", " + dtype, dir)
+                + "; normalize " + (normalizeText.equals("computed") || normalizeText.equals("imagenet") ? normalizeText + " (" + NormalizeSpec.describe(norm) + ")" : normalizeText));
         Trainer.Result r = trainer.onDevice(device).dtype(dtype).describeRun(info).banner(String.join("\n", notes)).run(init, ck);
         if (saveState != null) {
             Trainer.saveState(r.state(), saveState);

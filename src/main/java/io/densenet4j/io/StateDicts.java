@@ -21,7 +21,6 @@ public final class StateDicts {
     private static final String DATA_PARALLEL = "module.";
     /** Checkpoint entries that are not model weights (optimizer momentum buffers). */
     static final String OPTIMIZER_PREFIX = "optimizer.";
-    private static final int MAX_LISTED = 20;
 
     private StateDicts() {}
 
@@ -81,7 +80,8 @@ public final class StateDicts {
      *
      * @param expected     key to shape, e.g. from the model's parameter and buffer list
      * @param optionalKeys keys that may be absent (may be {@code null})
-     * @throws WeightsException "state_dict does not match the model: ..." if anything differs
+     * @throws WeightsMismatchException "state_dict does not match the model: COUNTS (first: KEY ...)" if anything
+     *                                   differs; its {@link WeightsMismatchException#details()} list every key
      */
     public static void check(Map<String, long[]> expected, StateDict actual, Set<String> optionalKeys) {
         List<String> missing = new ArrayList<>();
@@ -103,24 +103,15 @@ public final class StateDicts {
             }
         }
         if (missing.isEmpty() && unexpected.isEmpty() && misshaped.isEmpty()) return;
-        StringBuilder sb = new StringBuilder("state_dict does not match the model:");
-        String sep = " ";
-        if (!missing.isEmpty()) {
-            sb.append(sep).append(missing.size()).append(" missing: ").append(list(missing));
-            sep = "; ";
-        }
-        if (!unexpected.isEmpty()) {
-            sb.append(sep).append(unexpected.size()).append(" unexpected: ").append(list(unexpected));
-            sep = "; ";
-        }
-        if (!misshaped.isEmpty()) {
-            sb.append(sep).append(misshaped.size()).append(" with the wrong shape: ").append(list(misshaped));
-        }
-        throw new WeightsException(sb.toString());
-    }
-
-    private static String list(List<String> items) {
-        if (items.size() <= MAX_LISTED) return String.join(", ", items);
-        return String.join(", ", items.subList(0, MAX_LISTED)) + ", ... and " + (items.size() - MAX_LISTED) + " more";
+        List<String> details = new ArrayList<>();
+        missing.forEach(k -> details.add("missing: " + k));
+        unexpected.forEach(k -> details.add("unexpected: " + k));
+        misshaped.forEach(k -> details.add("wrong shape: " + k));
+        List<String> counts = new ArrayList<>();
+        if (!missing.isEmpty()) counts.add(missing.size() + " missing");
+        if (!unexpected.isEmpty()) counts.add(unexpected.size() + " unexpected");
+        if (!misshaped.isEmpty()) counts.add(misshaped.size() + " with the wrong shape");
+        String first = !misshaped.isEmpty() ? misshaped.get(0) : details.get(0);
+        throw new WeightsMismatchException("state_dict does not match the model: " + String.join(", ", counts) + " (first: " + first + ")", details);
     }
 }

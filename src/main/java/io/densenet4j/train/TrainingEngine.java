@@ -5,7 +5,6 @@ import io.densenet4j.DenseNetConfig;
 import io.densenet4j.internal.NativeCore;
 import io.densenet4j.internal.NativeLibrary;
 import io.densenet4j.io.StateDict;
-import io.densenet4j.io.StateDicts;
 import io.densenet4j.io.Tensor;
 
 import java.io.IOException;
@@ -16,7 +15,6 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * One DenseNet being trained on the native core at a fixed input size: forward in train mode,
@@ -62,7 +60,7 @@ public final class TrainingEngine implements AutoCloseable {
         this.height = height;
         this.width = width;
         this.threads = threads;
-        StateDicts.check(net.stateDictShapes().all(), init, Set.of());
+        net.checkWeights(init);
         String plan = net.trainingPlan(height, width).text();
         try {
             store = NativeLibrary.call(NativeCore.WeightStore::new);

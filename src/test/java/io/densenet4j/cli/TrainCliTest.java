@@ -202,4 +202,77 @@ class TrainCliTest extends CliHarness {
         assertTrue(stderr().contains("DenseNet(k=4, blocks=[2, 2, 2]"), stderr());
         assertTrue(stderr().contains("stopped after 1 step (--steps)"), stderr());
     }
+
+    /**
+     * Issue 13.1: the CLI's two SGD steps from the golden bc-28-fmnist weights on its already
+     * normalised batch (a tensors: dataset, hence --normalize none by default) reproduce PyTorch's
+     * step-2 state (../shared/golden/README.md: relative L2 <= 1e-4 per tensor, num_batches_tracked 9).
+     */
+    @Test
+    void twoStepCliRunMatchesPyTorchsStepTwoState(@TempDir Path dir) {
+        Path golden = Path.of("../shared/golden");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(golden.resolve("bc-28-fmnist-io.safetensors")), "golden files absent");
+        StateDict ref = SafeTensors.read(golden.resolve("bc-28-fmnist-io.safetensors")).tensors();
+        StateDict batch = new StateDict();
+        batch.put("input", ref.require("input"));
+        batch.put("labels", ref.require("labels"));
+        Path data = dir.resolve("batch.safetensors");
+        SafeTensors.write(data, batch, Map.of("num_classes", "10"));
+        Path state = dir.resolve("step2.safetensors");
+        String[] common = {"train", "--dataset", "tensors:" + data, "--weights", golden.resolve("bc-28-fmnist.safetensors").toString(),
+            "--epochs", "2", "--batch", "8", "--lr", "0.1", "--schedule", "constant", "--momentum", "0.9", "--nesterov",
+            "--weight-decay", "1e-4", "--no-shuffle", "--no-augment", "--threads", "2", "--out", dir.resolve("run").toString(),
+            "--save-state", state.toString()};
+        assertEquals(0, run(common), stderr());
+        assertTrue(stderr().contains("normalize none"), "tensors: default is none: " + stderr());
+        StateDict after = StateDicts.load(state);
+        int checked = 0;
+        for (String k : ref.keys()) {
+            if (!k.startsWith("step2.state.")) continue;
+            String key = k.substring("step2.state.".length());
+            Tensor want = ref.require(k);
+            if (key.endsWith("num_batches_tracked")) {
+                assertEquals(9L, after.require(key).longs()[0], key);
+            } else {
+                io.densenet4j.train.GoldenTrainingTest.assertRel(want.floats(), after.require(key).floats(), 1e-4, key);
+            }
+            checked++;
+        }
+        assertTrue(checked > 100, "every state entry compared: " + checked);
+        // --no-nesterov (plain momentum) is a different trajectory: the flags are honoured
+        String[] plain = java.util.Arrays.copyOf(common, common.length);
+        for (int i = 0; i < plain.length; i++) if (plain[i].equals("--nesterov")) plain[i] = "--no-nesterov";
+        assertEquals(0, run(plain), stderr());
+        assertTrue(io.densenet4j.train.GoldenTrainingTest.relL2(ref.require("step2.state.classifier.weight").floats(),
+                StateDicts.load(state).require("classifier.weight").floats()) > 1e-3, "--no-nesterov differs from Nesterov");
+        // computed normalisation on the same already-normalised batch moves the result away: the default matters
+        String[] computed = java.util.Arrays.copyOf(common, common.length + 2);
+        computed[common.length] = "--normalize";
+        computed[common.length + 1] = "computed";
+        assertEquals(0, run(computed), stderr());
+        double e = io.densenet4j.train.GoldenTrainingTest.relL2(ref.require("step2.state.classifier.weight").floats(),
+                StateDicts.load(state).require("classifier.weight").floats());
+        assertTrue(e > 1e-3, "renormalising changes the trajectory: " + e);
+        // the choice is stored: info on the checkpoint prints it
+        assertEquals(0, run("info", "--weights", dir.resolve("run").resolve("checkpoint.safetensors").toString()), stderr());
+        assertTrue(stdout().contains("normalize: computed ("), stdout());
+        assertTrue(stdout().contains("input: 1x28x28 (as trained)"), stdout());
+    }
+
+    @Test
+    void badNormalizeExitsTwo(@TempDir Path dir) {
+        Path data = tensors(dir, 16, 2);
+        for (String[] bad : new String[][] {
+            {"--normalize", "imagenet", "imagenet is for 3-channel"},
+            {"--normalize", "0.5", "must be computed|imagenet|none|MEAN,STD"},
+            {"--normalize", "0.5,0", "positive STD"},
+            {"--normalize", "0.1,0.2;0.3,0.4;0.5,0.6", "gives 3 MEAN,STD pairs; the network takes 2 channels"},
+            {"--normalize", "a,b", "decimal numbers"}}) {
+            assertEquals(2, run("train", "--dataset", "tensors:" + data, "--arch", "densenet-bc", "--depth", "10", "--growth-rate", "4",
+                    "--steps", "1", "--batch", "8", "--out", dir.resolve("r").toString(), bad[0], bad[1]), stderr());
+            assertEquals(1, stderr().strip().lines().count(), stderr());
+            assertTrue(stderr().contains(bad[2]), bad[1] + ": " + stderr());
+        }
+        assertTrue(!Files.exists(dir.resolve("r")), "a refused run leaves no folder");
+    }
 }

@@ -69,11 +69,12 @@ class StateDictsTest {
         sd.put("fc.weight", f(10, 8));
         sd.put("surprise", f(3));                             // unexpected
         sd.put("optimizer.momentum.fc.weight", f(10, 8));     // checkpoint momentum: ignored
-        WeightsException e = assertThrows(WeightsException.class,
+        WeightsMismatchException e = assertThrows(WeightsMismatchException.class,
                 () -> StateDicts.check(expected, sd, Set.of("extra.optional")));
-        String m = e.getMessage();
-        assertEquals("state_dict does not match the model: 2 missing: norm.weight [8], fc.bias [10]; "
-                + "1 unexpected: surprise [3]; 1 with the wrong shape: conv.weight (expected [8, 3, 3, 3], got [8, 3, 5, 5])", m);
+        assertEquals("state_dict does not match the model: 2 missing, 1 unexpected, 1 with the wrong shape "
+                + "(first: conv.weight (expected [8, 3, 3, 3], got [8, 3, 5, 5]))", e.getMessage());
+        assertEquals(java.util.List.of("missing: norm.weight [8]", "missing: fc.bias [10]", "unexpected: surprise [3]",
+                "wrong shape: conv.weight (expected [8, 3, 3, 3], got [8, 3, 5, 5])"), e.details());
     }
 
     @Test

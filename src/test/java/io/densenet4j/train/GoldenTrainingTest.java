@@ -20,10 +20,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (lr 0.1, momentum 0.9, Nesterov, weight decay 1e-4) in train mode; relative L2 error per
  * tensor <= 1e-4; num_batches_tracked exactly 9.
  */
-class GoldenTrainingTest {
+public class GoldenTrainingTest {
     static final Path DIR = Path.of("../shared/golden");
 
-    static double relL2(float[] want, float[] got) {
+    public static double relL2(float[] want, float[] got) {
         assertEquals(want.length, got.length);
         double num = 0, den = 0;
         for (int i = 0; i < want.length; i++) {
@@ -34,7 +34,7 @@ class GoldenTrainingTest {
         return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
     }
 
-    static void assertRel(float[] want, float[] got, double tol, String what) {
+    public static void assertRel(float[] want, float[] got, double tol, String what) {
         double e = relL2(want, got);
         assertTrue(e <= tol, what + ": relative L2 error " + e + " > " + tol);
     }

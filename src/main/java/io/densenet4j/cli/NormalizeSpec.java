@@ -1,0 +1,113 @@
+package io.densenet4j.cli;
+
+import io.densenet4j.data.Dataset;
+import io.densenet4j.data.Normalization;
+import io.densenet4j.image.ImageTransform;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.function.Supplier;
+
+/**
+ * The {@code --normalize} option of {@code train}, {@code evaluate} and {@code predict}: how
+ * image values (in [0, 1] for 8-bit sources) are normalised, {@code (x - mean[c]) / std[c]} as
+ * torchvision's {@code Normalize} does.
+ * <ul>
+ *   <li>{@code computed}: the exact per-channel mean and population std of the training split
+ *       ({@link Normalization#compute});</li>
+ *   <li>{@code imagenet}: torchvision's ImageNet mean/std (3 channels only);</li>
+ *   <li>{@code none}: values are used as they are (mean 0, std 1);</li>
+ *   <li>{@code MEAN,STD} for every channel, or {@code MEAN,STD;MEAN,STD;...} one pair per channel.</li>
+ * </ul>
+ *
+ * @param text the option as given, trimmed and lower-cased for the keywords
+ */
+record NormalizeSpec(String text) {
+    static final String SYNTAX = "computed|imagenet|none|MEAN,STD[;MEAN,STD...]";
+    static final NormalizeSpec COMPUTED = new NormalizeSpec("computed");
+    static final NormalizeSpec NONE = new NormalizeSpec("none");
+
+    /**
+     * @param s the option value
+     * @return the checked spec
+     * @throws IllegalArgumentException one sentence naming the bad part, if {@code s} is not of {@link #SYNTAX}
+     */
+    static NormalizeSpec parse(String s) {
+        String t = s.strip();
+        String lower = t.toLowerCase(Locale.ROOT);
+        if (lower.equals("computed") || lower.equals("imagenet") || lower.equals("none")) return new NormalizeSpec(lower);
+        pairs(t, -1);  // syntax and values checked now, the channel count when it is known
+        return new NormalizeSpec(t.replace(" ", ""));
+    }
+
+    boolean computed() { return text.equals("computed"); }
+
+    /**
+     * @param channels   the network's input channels C
+     * @param trainSplit the training split, opened only for {@code computed}
+     * @return the normalisation, C channels
+     * @throws IllegalArgumentException if the spec does not fit C channels (imagenet on other than
+     *                                  3, a pair list of another length) or a computed channel is constant
+     */
+    Normalization resolve(int channels, Supplier<Dataset> trainSplit) {
+        switch (text) {
+            case "computed": return Normalization.compute(trainSplit.get());
+            case "none": return Normalization.identity(channels);
+            case "imagenet":
+                if (channels != 3) {
+                    throw new IllegalArgumentException("--normalize imagenet is for 3-channel (RGB) input; this network takes " + channels
+                            + " channel" + (channels == 1 ? "" : "s") + " (use computed, none or MEAN,STD)");
+                }
+                return new Normalization(ImageTransform.IMAGENET_MEAN, ImageTransform.IMAGENET_STD);
+            default: {
+                float[][] p = pairs(text, channels);
+                return new Normalization(p[0], p[1]);
+            }
+        }
+    }
+
+    /** Parses MEAN,STD[;MEAN,STD...] into {means, stds} of {@code channels} (a single pair is repeated; -1: as given). */
+    private static float[][] pairs(String t, int channels) {
+        String[] parts = t.split(";", -1);
+        if (channels > 0 && parts.length != 1 && parts.length != channels) {
+            throw new IllegalArgumentException("--normalize gives " + parts.length + " MEAN,STD pairs; the network takes " + channels
+                    + " channels (give one pair for all, or one per channel)");
+        }
+        int n = channels > 0 ? channels : parts.length;
+        float[] mean = new float[n], std = new float[n];
+        for (int i = 0; i < parts.length; i++) {
+            String[] ms = parts[i].split(",", -1);
+            if (ms.length != 2) {
+                throw new IllegalArgumentException("--normalize must be " + SYNTAX + ", got '" + t + "'");
+            }
+            float m, sd;
+            try {
+                m = Float.parseFloat(ms[0].strip());
+                sd = Float.parseFloat(ms[1].strip());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--normalize must be " + SYNTAX + " with decimal numbers, got '" + t + "'");
+            }
+            if (!Float.isFinite(m) || !Float.isFinite(sd) || !(sd > 0)) {
+                throw new IllegalArgumentException("--normalize needs a finite MEAN and a finite, positive STD, got '" + parts[i].strip() + "'");
+            }
+            mean[i] = m;
+            std[i] = sd;
+        }
+        if (parts.length == 1) {
+            Arrays.fill(mean, mean[0]);
+            Arrays.fill(std, std[0]);
+        }
+        return new float[][] {mean, std};
+    }
+
+    /** The normalisation written as {@code --normalize} takes it, one pair per channel. */
+    static String describe(Normalization n) {
+        float[] m = n.mean(), s = n.std();
+        StringBuilder sb = new StringBuilder();
+        for (int c = 0; c < m.length; c++) {
+            if (c > 0) sb.append(';');
+            sb.append(m[c]).append(',').append(s[c]);
+        }
+        return sb.toString();
+    }
+}
