@@ -1,5 +1,7 @@
 package io.densenet4j;
 
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -17,6 +19,8 @@ final class BatchWorker implements Runnable {
     private final int maxBatch;
     private final long maxDelayNanos;
     private BatchRequest carry;  // a request of another key that ended the last batch; it heads the next
+    private FloatBuffer inF, outF;  // direct staging buffers, this worker's own
+    private ByteBuffer inB;
 
     BatchWorker(BatchingPredictor owner, Predictor engine) {
         this.owner = owner;
@@ -87,19 +91,35 @@ final class BatchWorker implements Runnable {
         }
     }
 
+    /**
+     * Gathers the batch into this worker's direct staging buffers (grown to the largest batch seen,
+     * then reused: no per-batch garbage, and the engine reads and writes them in place).
+     */
     private float[] forward(List<BatchRequest> batch) {
         BatchRequest.Key key = batch.get(0).key;
         int n = batch.size();
         int per = batch.get(0).length();
+        int k = owner.classes();
+        if (outF == null || outF.capacity() < n * k) outF = Predictor.allocateFloats(maxBatch * k);
+        FloatBuffer out = outF.duplicate();
+        out.clear();
         if (key.uint8()) {
-            if (n == 1) return engine.forwardUint8(batch.get(0).bytes, 1, key.height(), key.width(), key.mean(), key.std());
-            byte[] x = new byte[n * per];
-            for (int i = 0; i < n; i++) System.arraycopy(batch.get(i).bytes, 0, x, i * per, per);
-            return engine.forwardUint8(x, n, key.height(), key.width(), key.mean(), key.std());
+            if (inB == null || inB.capacity() < n * per) inB = ByteBuffer.allocateDirect(Math.multiplyExact(maxBatch, per));
+            ByteBuffer in = inB.duplicate();
+            in.clear();
+            for (int i = 0; i < n; i++) in.put(i * per, batch.get(i).bytes);
+            in.limit(n * per);
+            engine.forwardUint8(in, n, key.height(), key.width(), key.mean(), key.std(), out);
+        } else {
+            if (inF == null || inF.capacity() < n * per) inF = Predictor.allocateFloats(Math.multiplyExact(maxBatch, per));
+            FloatBuffer in = inF.duplicate();
+            in.clear();
+            for (int i = 0; i < n; i++) in.put(i * per, batch.get(i).floats);
+            in.limit(n * per);
+            engine.forward(in, n, key.height(), key.width(), out);
         }
-        if (n == 1) return engine.forward(batch.get(0).floats, 1, key.height(), key.width());  // a lone request: no staging copy
-        float[] x = new float[n * per];
-        for (int i = 0; i < n; i++) System.arraycopy(batch.get(i).floats, 0, x, i * per, per);
-        return engine.forward(x, n, key.height(), key.width());
+        float[] logits = new float[n * k];
+        out.get(0, logits);
+        return logits;
     }
 }

@@ -35,6 +35,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * fails alone, at submission; if a batch fails natively, its requests are retried one by one so only
  * the culprit fails. The engines keep serving.
  *
+ * <p>The submitted array is read when its batch runs, not copied at submission: do not change it
+ * until its future completes. Each worker gathers its batch into its own direct staging buffers
+ * (reused, no per-batch garbage), which the engine reads in place.
+ *
  * <p>Thread-safe. {@link #close()} stops accepting requests, runs every queued one to completion,
  * then frees the engines; {@link #closeNow()} fails the queued ones instead. No future is left hanging.
  */

@@ -72,22 +72,12 @@ public final class Main implements Runnable {
 
     static String ioMessage(java.io.IOException e, String outer) {
         String file = e instanceof java.nio.file.FileSystemException f ? f.getFile() : null;
-        String what;
-        if (e instanceof java.nio.file.NoSuchFileException) what = "no such file or directory";
-        else if (e instanceof java.nio.file.AccessDeniedException) what = "permission denied";
-        else if (e instanceof java.nio.file.NotDirectoryException) what = "not a directory";
-        else if (e instanceof java.nio.file.FileAlreadyExistsException) what = "already exists";
-        else if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) what = f.getReason().toLowerCase(java.util.Locale.ROOT);
-        else what = null;
-        if (file != null && what != null) return oneLine(file + ": " + what);
-        String m = outer != null && !outer.equals(e.toString()) ? outer : e.getMessage();
-        return oneLine(stripClassNames(m == null ? e.getClass().getSimpleName() : m));
+        if (file != null) return oneLine(file + ": " + io.densenet4j.io.IoErrors.reason(e));
+        String m = outer != null && !outer.equals(e.toString()) ? outer : io.densenet4j.io.IoErrors.reason(e);
+        return oneLine(stripClassNames(m));
     }
 
-    /** Drops {@code java.io.IOException: }-style prefixes that a wrapped exception's message carries. */
-    static String stripClassNames(String s) {
-        return s == null ? null : s.replaceAll("\\b(?:java|javax|sun|jdk)\\.[A-Za-z0-9_.$]*(?:Exception|Error): ?", "");
-    }
+    static String stripClassNames(String s) { return io.densenet4j.io.IoErrors.stripClassNames(s); }
 
     static String oneLine(String s) {
         if (s == null) return "(no message)";

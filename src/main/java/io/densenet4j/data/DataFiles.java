@@ -53,7 +53,7 @@ final class DataFiles {
             } catch (OutOfMemoryError e) {
                 throw new IllegalArgumentException(file + ": decompressed data too large to hold in memory", e);
             } catch (IOException e) {
-                throw new IllegalArgumentException(file + ": cannot decompress: " + e, e);
+                throw new IllegalArgumentException(file + ": cannot decompress: " + io.densenet4j.io.IoErrors.reason(e), e);
             }
         }
         return raw;
@@ -73,7 +73,7 @@ final class DataFiles {
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException(file + ": file not found", e);
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": cannot read: " + e, e);
+            throw new IllegalArgumentException(file + ": cannot read: " + io.densenet4j.io.IoErrors.reason(e), e);
         }
     }
 
@@ -98,7 +98,7 @@ final class DataFiles {
         try {
             lines = Files.readAllLines(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": cannot read class names: " + e, e);
+            throw new IllegalArgumentException(file + ": cannot read class names: " + io.densenet4j.io.IoErrors.reason(e), e);
         }
         List<String> names = new ArrayList<>();
         for (String l : lines) {

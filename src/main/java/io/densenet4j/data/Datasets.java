@@ -190,6 +190,9 @@ public final class Datasets {
      * @throws IllegalArgumentException see {@link TensorFileDataset}
      */
     public static TensorFileDataset tensors(Path file) {
+        if (Files.isDirectory(file)) {
+            throw new IllegalArgumentException("tensors:" + file + " is a directory; tensors: takes a .safetensors file (folder:DIR reads a folder of images)");
+        }
         if (!Files.isRegularFile(file)) {
             throw new IllegalArgumentException("tensor dataset file not found: " + file);
         }

@@ -161,7 +161,7 @@ public final class ImageFolderDataset implements Dataset {
                     .sorted((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()))
                     .toList();
         } catch (IOException e) {
-            throw new IllegalArgumentException(dir + ": cannot list folder: " + e, e);
+            throw new IllegalArgumentException(dir + ": cannot list folder: " + io.densenet4j.io.IoErrors.reason(e), e);
         }
     }
 

@@ -87,7 +87,7 @@ public final class PthReader {
             if (m.contains("premature end") || m.contains("expected more bytes")) {
                 throw new WeightsException(file, "truncated or corrupt pickle (" + m + ")", e);
             }
-            throw new WeightsException(file, "cannot read: " + e, e);
+            throw new WeightsException(file, "cannot read: " + io.densenet4j.io.IoErrors.reason(e), e);
         } catch (PickleException e) {
             throw new WeightsException(file, "corrupt pickle (" + String.valueOf(e.getMessage()).strip() + ")", e);
         } catch (OutOfMemoryError e) {

@@ -66,7 +66,7 @@ public final class SafeTensors {
         } catch (NoSuchFileException e) {
             throw new WeightsException(file, "no such file");
         } catch (IOException e) {
-            throw new WeightsException(file, "cannot read safetensors file: " + e, e);
+            throw new WeightsException(file, "cannot read safetensors file: " + io.densenet4j.io.IoErrors.reason(e), e);
         } catch (OutOfMemoryError e) {
             throw new WeightsException(file, "a tensor does not fit in the Java heap (raise -Xmx)");
         } catch (RuntimeException e) {
@@ -237,7 +237,7 @@ public final class SafeTensors {
             }
             tmp = null;
         } catch (IOException e) {
-            throw new WeightsException(file, "cannot write safetensors file: " + e, e);
+            throw new WeightsException(file, "cannot write safetensors file: " + io.densenet4j.io.IoErrors.reason(e), e);
         } finally {
             if (tmp != null) {
                 try {

@@ -43,7 +43,7 @@ public enum WeightsFormat {
         } catch (NoSuchFileException e) {
             throw new WeightsException(file, "no such file");
         } catch (IOException e) {
-            throw new WeightsException(file, "cannot read: " + e, e);
+            throw new WeightsException(file, "cannot read: " + io.densenet4j.io.IoErrors.reason(e), e);
         }
     }
 

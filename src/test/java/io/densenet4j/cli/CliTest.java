@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The command line: results, and exit 2 with one line for bad input. */
@@ -110,5 +111,24 @@ class CliTest extends CliHarness {
         assertBadInput("--input must be float or uint8", "bench", "--arch", "densenet121", "--input", "int16");
         assertBadInput("--max-batch must be from 1 to 4096", "bench", "--arch", "densenet121", "--clients", "2", "--max-batch", "0");
         assertBadInput("apply to inference", "bench", "--arch", "densenet-bc", "--depth", "10", "--train", "--clients", "2");
+    }
+
+    @Test
+    void weightsThatDoNotFitNameWhatTheyLookLike(@TempDir Path dir) throws Exception {
+        String w = GOLDEN.resolve("bc-28-fmnist.safetensors").toString();
+        assertBadInput("weights do not fit densenet121; they look like DenseNet(k=12, blocks=[4,4,4], init=24, stem=cifar, in=1, classes=10)",
+                "info", "--weights", w, "--arch", "densenet121");
+        assertTrue(stderr().strip().length() <= 260, "short: " + stderr());
+        assertTrue(stderr().contains("first: features.conv0.weight (expected [64, 3, 7, 7], got [24, 1, 3, 3])"), stderr());
+        assertEquals(2, run("info", "--weights", w, "--arch", "densenet121", "--verbose"));
+        java.util.List<String> lines = stderr().strip().lines().toList();
+        assertEquals(1 + 469 + 137, lines.size(), "the line, then every missing and mis-shaped key");
+        assertTrue(lines.contains("  missing: features.norm0.weight [64]"), lines.get(1));
+        assertEquals(0, run("info", "--weights", w), stderr());  // inferred: fits
+        // no Java class names: a directory as weights, as a dataset
+        Path d = Files.createDirectory(dir.resolve("adir"));
+        assertBadInput(d + ": cannot read: is a directory", "info", "--weights", d.toString());
+        assertBadInput("is a directory; tensors: takes a .safetensors file", "evaluate", "--weights", w, "--dataset", "tensors:" + d);
+        assertFalse(stderr().matches("(?s).*java\\.[a-z]+\\.[A-Za-z.]*Exception.*"), stderr());
     }
 }
