@@ -105,18 +105,20 @@ class PredictorTest {
     }
 
     @Test
-    void sampleAloneEqualsSampleInABatchOfFive() {
+    void sampleAloneEqualsSampleInABatchOfEightAndRepeatsBitForBit() {
         DenseNetConfig cfg = DenseNets.densenetBC(22, 6, 3, 7);
         DenseNet net = new DenseNet(cfg);
         StateDict sd = weights(net, 11);
-        float[] batch = random(5 * 3 * 20 * 20, 13);
+        float[] batch = random(8 * 3 * 20 * 20, 13);
         try (Predictor p = Predictor.create(cfg, sd, CPU2)) {
-            float[] all = p.forward(batch, 5, 20, 20);
-            for (int i = 0; i < 5; i++) {
+            float[] all = p.forward(batch, 8, 20, 20);
+            for (int i = 0; i < 8; i++) {
                 float[] one = java.util.Arrays.copyOfRange(batch, i * 1200, (i + 1) * 1200);
                 float[] got = p.forward(one, 1, 20, 20);
                 for (int j = 0; j < 7; j++) assertEquals(all[i * 7 + j], got[j], 1e-5, "sample " + i + " logit " + j);
+                assertArrayEquals(got, p.forward(one, 1, 20, 20), "sample " + i + " again: bit for bit");
             }
+            assertArrayEquals(all, p.forward(batch, 8, 20, 20), "the batch again: bit for bit");
         }
     }
 

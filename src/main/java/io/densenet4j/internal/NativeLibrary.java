@@ -30,12 +30,40 @@ public final class NativeLibrary {
             try {
                 Loader.load(NativeCore.class);
             } catch (Throwable e) {
-                throw new DenseNetException("cannot load the densenet4j native library for " + platform
-                        + " (is the densenet4j " + platform + " jar on the classpath?): " + e, e);
+                throw new DenseNetException(loadFailure(platform, e), e);
             }
             locateCudaLibrary(platform);
             loaded = true;
         }
+    }
+
+    /** One line saying why the natives did not load, and what to do: no Java class names. */
+    static String loadFailure(String platform, Throwable e) {
+        String m = String.valueOf(e.getMessage());
+        String cache;
+        try {
+            cache = String.valueOf(Loader.getCacheDir());
+        } catch (Throwable t) {
+            cache = "(none usable: " + t.getMessage() + ")";
+        }
+        String lower = m.toLowerCase(java.util.Locale.ROOT);
+        if (lower.contains("failed to map segment") || lower.contains("operation not permitted") || lower.contains("additional memory protection")) {
+            return "the densenet4j native library was extracted to " + cache + " but could not be mapped executable there (a noexec"
+                    + " file system?); set -Dorg.bytedeco.javacpp.cachedir=DIR to a directory on an exec-mounted file system";
+        }
+        if (lower.contains("already loaded in another classloader")) {
+            return "the densenet4j natives are already loaded by another class loader in this JVM (a JNI library belongs to one"
+                    + " class loader); load densenet4j from a class loader the applications share";
+        }
+        if (lower.contains("permission denied") || lower.contains("read-only") || lower.contains("could not create")
+                || lower.contains("cannot create")) {
+            return "cannot extract the densenet4j native libraries into " + cache + " (" + m + "); set"
+                    + " -Dorg.bytedeco.javacpp.cachedir=DIR to a writable directory";
+        }
+        if (NativeLibrary.class.getResource("/io/densenet4j/internal/" + platform + "/libjniNativeCore.so") == null) {
+            return "cannot load the densenet4j native library: the densenet4j " + platform + " jar is not on the classpath";
+        }
+        return "cannot load the densenet4j native library for " + platform + " from " + cache + ": " + m;
     }
 
     /**
