@@ -38,6 +38,7 @@ public final class Main implements Runnable {
         });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
+            if (ex instanceof Interrupts.Stopped s) return s.exitCode;  // the trainer has said what it saved
             if (isBadInput(ex)) {
                 err.println("densenet4j: error: " + message(ex));
                 if (verbose && ex instanceof io.densenet4j.io.WeightsMismatchException m) m.details().forEach(d -> err.println("  " + d));

@@ -101,6 +101,9 @@ final class TrainCommand implements Runnable {
     @Option(names = "--save-state", description = "write the final state_dict (torchvision names) as safetensors here")
     Path saveState;
 
+    @Option(names = "--checkpoint-every", description = "also write the checkpoint every N steps within epochs (default 0: at epoch ends only); Ctrl-C or SIGTERM always writes one after the step in progress")
+    long checkpointEvery = 0;
+
     @Option(names = "--normalize", description = "computed (default: mean/std of the training split), imagenet, none (default for tensors: datasets: values as they are), MEAN,STD for all channels or MEAN,STD;MEAN,STD;... one pair per channel (values in [0, 1] units); stored in the checkpoint")
     String normalize;
 
@@ -126,6 +129,7 @@ final class TrainCommand implements Runnable {
         // an unusable device or dtype fails here, before any output (auto's fallback line comes when training starts)
         io.densenet4j.Devices.checkFor(device, dtype, true);
         if (out != null && out.toString().isEmpty()) throw new IllegalArgumentException("--out must not be empty");
+        if (checkpointEvery < 0) throw new IllegalArgumentException("--checkpoint-every must be 0 or more steps, got " + checkpointEvery);
         // every value is checked, also those a resumed run ignores
         TrainSettings given = new TrainSettings(epochs, batch, lr, Schedule.parse(schedule), momentum, nesterov, weightDecay, seed, !noShuffle,
                 !noAugment, TrainingEngine.Memory.parse(memory), threads, steps);
@@ -204,7 +208,12 @@ final class TrainCommand implements Runnable {
                 settings.epochs() == 1 ? "" : "s",
                 settings.batch(), settings.memory().id(), dtype.equals("fp32") ? "" : ", " + dtype, dir)
                 + "; normalize " + (normalizeText.equals("computed") || normalizeText.equals("imagenet") ? normalizeText + " (" + NormalizeSpec.describe(norm) + ")" : normalizeText));
-        Trainer.Result r = trainer.onDevice(device).dtype(dtype).describeRun(info).banner(String.join("\n", notes)).run(init, ck);
+        trainer.onDevice(device).dtype(dtype).describeRun(info).banner(String.join("\n", notes)).checkpointEvery(checkpointEvery);
+        Trainer.Result r;
+        try (Interrupts interrupts = Interrupts.install(trainer, System.err)) {
+            r = trainer.run(init, ck);
+            if (r.interrupted()) throw new Interrupts.Stopped(interrupts.exitCode());
+        }
         if (saveState != null) {
             Trainer.saveState(r.state(), saveState);
             System.out.println("wrote state_dict to " + saveState);

@@ -71,15 +71,35 @@ public record Checkpoint(DenseNetConfig config, TrainSettings settings, StateDic
      * @throws IllegalArgumentException if the file is not such a checkpoint (one line naming it)
      */
     public static Checkpoint read(Path file) {
+        if (java.nio.file.Files.isDirectory(file)) {
+            throw new IllegalArgumentException(file + " is a directory; a checkpoint is the " + Trainer.CHECKPOINT + " that train writes in its --out folder"
+                    + (java.nio.file.Files.isRegularFile(file.resolve(Trainer.CHECKPOINT)) ? " (" + file.resolve(Trainer.CHECKPOINT) + " exists)" : ""));
+        }
+        if (!java.nio.file.Files.exists(file)) {
+            throw new IllegalArgumentException(file + ": no such file; a checkpoint is the " + Trainer.CHECKPOINT + " that train writes in its --out folder");
+        }
+        io.densenet4j.io.WeightsFormat kind;
+        try {
+            kind = io.densenet4j.io.WeightsFormat.detect(file);
+        } catch (RuntimeException e) {
+            kind = null;
+        }
+        if (kind != null && kind != io.densenet4j.io.WeightsFormat.SAFETENSORS) {
+            throw new IllegalArgumentException(file + " is PyTorch weights, not a densenet4j checkpoint (" + Trainer.CHECKPOINT
+                    + "); to start training from these weights use --weights " + file);
+        }
         SafeTensorsFile f;
         try {
             f = SafeTensors.read(file);
         } catch (io.densenet4j.io.WeightsException e) {
             throw new IllegalArgumentException(file + " is not a densenet4j checkpoint (a .safetensors file that train writes): "
-                    + e.getMessage(), e);
+                    + e.getMessage().replace(file + ": ", ""), e);
         }
         Map<String, String> m = f.metadata();
-        if (!isCheckpoint(m)) throw new IllegalArgumentException(file + " is not a densenet4j checkpoint (no format=" + FORMAT + " metadata)");
+        if (!isCheckpoint(m)) {
+            throw new IllegalArgumentException(file + " holds safetensors weights but is not a densenet4j checkpoint (no format=" + FORMAT
+                    + " metadata); to start training from these weights use --weights " + file);
+        }
         try {
             StateDict model = new StateDict();
             Map<String, float[]> mom = new LinkedHashMap<>();

@@ -23,6 +23,14 @@ public final class Metrics {
     private final List<Row> rows = new ArrayList<>();
 
     public void add(Row r) { rows.add(r); }
+
+    /** A copy with {@code r} appended (this one unchanged). */
+    public Metrics plus(Row r) {
+        Metrics m = new Metrics();
+        m.rows.addAll(rows);
+        m.rows.add(r);
+        return m;
+    }
     public List<Row> rows() { return rows; }
 
     /**
@@ -52,7 +60,7 @@ public final class Metrics {
     public String csv() {
         StringBuilder sb = new StringBuilder(HEADER).append('\n');
         for (Row r : rows) {
-            sb.append(String.format(Locale.ROOT, "%d,%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.2f,%.1f%n", r.epoch, r.step, r.lr, r.trainLoss,
+            sb.append(String.format(Locale.ROOT, "%d,%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.2f,%.3f%n", r.epoch, r.step, r.lr, r.trainLoss,
                     r.trainAccuracy, r.testLoss, r.testAccuracy, r.imagesPerSecond, r.seconds));
         }
         return sb.toString();

@@ -32,7 +32,20 @@ public final class Trainer {
     public static final String CHECKPOINT = "checkpoint.safetensors";
 
     /** What a run ended with. */
-    public record Result(Evaluation test, long steps, int epochsDone, boolean stoppedEarly, StateDict state) {}
+    /**
+     * @param stoppedEarly the run stopped before its last step ({@code --steps} or {@link #requestStop()}),
+     *                     with a checkpoint to resume from
+     * @param interrupted  it stopped because {@link #requestStop()} was called
+     */
+    public record Result(Evaluation test, long steps, int epochsDone, boolean stoppedEarly, StateDict state, boolean interrupted) {
+        public Result(Evaluation test, long steps, int epochsDone, boolean stoppedEarly, StateDict state) {
+            this(test, steps, epochsDone, stoppedEarly, state, false);
+        }
+    }
+
+    private volatile boolean stopRequested;
+    private long checkpointEvery;
+    private java.util.function.LongConsumer afterStep = s -> {};
 
     private final DenseNetConfig config;
     private final TrainSettings settings;
@@ -110,6 +123,27 @@ public final class Trainer {
         return this;
     }
 
+    /**
+     * Asks a running {@link #run} to stop after the step in progress: it writes a resumable
+     * checkpoint (mid-epoch: sampler position, running sums, momentum; the RNG is a function of
+     * seed, epoch, step and sample), the metrics so far and the plot, and returns a result with
+     * {@code interrupted}. Safe from any thread (e.g. a signal handler).
+     */
+    public void requestStop() { stopRequested = true; }
+
+    /** Also writes the checkpoint every {@code steps} steps within epochs (0, the default: at epoch ends only). */
+    public Trainer checkpointEvery(long steps) {
+        if (steps < 0) throw new IllegalArgumentException("--checkpoint-every must be 0 or more steps, got " + steps);
+        this.checkpointEvery = steps;
+        return this;
+    }
+
+    /** Called with the step count after every SGD step, on the training thread (tests, progress hooks). */
+    public Trainer afterStep(java.util.function.LongConsumer hook) {
+        this.afterStep = java.util.Objects.requireNonNull(hook);
+        return this;
+    }
+
     /** A line to log once the run is accepted (network, device and memory), before the output folder is made. */
     public Trainer banner(String line) {
         this.banner = line;
@@ -158,6 +192,7 @@ public final class Trainer {
                     seen = Long.parseLong(resume.run().getOrDefault("epoch_seen", "0"));
                     correct = Long.parseLong(resume.run().getOrDefault("epoch_correct", "0"));
                 }
+                long seenBefore = seen;  // images of this epoch before a resume: not timed here
                 double lr = settings.lr();
                 float[] logits = new float[settings.batch() * config.numClasses()];
                 int first = epoch == epoch0 ? batch0 : 0;
@@ -177,8 +212,9 @@ public final class Trainer {
                         for (int i = 0; i < b.n(); i++) {
                             if (Evaluation.argmax(logits, i * config.numClasses(), config.numClasses()) == b.labels()[i]) correct++;
                         }
+                        afterStep.accept(step);
                         String status = String.format(Locale.ROOT, "loss %.4f acc %.2f%% %.0f img/s", lossSum / seen, 100.0 * correct / seen,
-                                seen / ((System.nanoTime() - t0) / 1e9));
+                                (seen - seenBefore) / ((System.nanoTime() - t0) / 1e9));
                         if (bar != null) {
                             bar.step();
                             bar.setExtraMessage(status);
@@ -190,31 +226,40 @@ public final class Trainer {
                             throw new TrainingDivergedException("the loss became " + loss + " at step " + step + " (learning rate " + lr + " too high?)"
                                     + (epoch > epoch0 || resume != null ? "; the last checkpoint is kept" : "; no checkpoint was written"));
                         }
-                        if (settings.maxSteps() > 0 && step >= settings.maxSteps() && step < totalSteps) {
-                            boolean endOfEpoch = b.index() + 1 == perEpoch;
+                        boolean limit = settings.maxSteps() > 0 && step >= settings.maxSteps();
+                        boolean interrupt = stopRequested;
+                        boolean endOfEpoch = b.index() + 1 == perEpoch;
+                        if ((limit || interrupt) && step < totalSteps) {
+                            double secs = (System.nanoTime() - t0) / 1e9;
                             if (endOfEpoch) {
                                 last = test == null ? null : Evaluation.run(engine::predict, test, norm, settings.batch());
-                                metrics.add(row(epoch + 1, step, lr, lossSum, seen, correct, last, (System.nanoTime() - t0) / 1e9));
+                                metrics.add(row(epoch + 1, step, lr, lossSum, seen, correct, last, seen - seenBefore, secs));
                                 save(engine, epoch + 1, 0, step, metrics, 0, 0, 0);
                                 metrics.write(out);
                             } else {
                                 save(engine, epoch, b.index() + 1, step, metrics, lossSum, seen, correct);
+                                // the file shows the epoch so far; the checkpoint keeps whole epochs only
+                                metrics.plus(row(epoch + 1, step, lr, lossSum, seen, correct, null, seen - seenBefore, secs)).write(out);
                             }
-                            log.println(String.format(Locale.ROOT, "stopped after %d step%s (--steps); checkpoint %s", step, step == 1 ? "" : "s",
-                                    out.resolve(CHECKPOINT)));
-                            return new Result(null, step, epoch, true, engine.stateDict());
+                            log.println(String.format(Locale.ROOT, "stopped after %d step%s (%s) at epoch %d/%d, batch %d/%d; checkpoint, metrics.csv and"
+                                            + " plot.png in %s; continue with --resume %s", step, step == 1 ? "" : "s", interrupt ? "interrupted" : "--steps",
+                                    epoch + 1, settings.epochs(), b.index() + 1, perEpoch, out.toAbsolutePath(), out.resolve(CHECKPOINT).toAbsolutePath()));
+                            return new Result(null, step, epoch, true, engine.stateDict(), interrupt);
+                        }
+                        if (checkpointEvery > 0 && step % checkpointEvery == 0 && !endOfEpoch) {
+                            save(engine, epoch, b.index() + 1, step, metrics, lossSum, seen, correct);
                         }
                     }
                 }
                 double secs = (System.nanoTime() - t0) / 1e9;
                 last = test == null ? null : Evaluation.run(engine::predict, test, norm, settings.batch());
-                metrics.add(row(epoch + 1, step, lr, lossSum, seen, correct, last, secs));  // training time, as the log line
+                metrics.add(row(epoch + 1, step, lr, lossSum, seen, correct, last, seen - seenBefore, secs));  // training time, as the log line
                 save(engine, epoch + 1, 0, step, metrics, 0, 0, 0);  // the checkpoint (with the metrics) first
                 metrics.write(out);
                 log.println(String.format(Locale.ROOT, "epoch %d/%d: train loss %.4f acc %.2f%%, test loss %s acc %s, %.0f img/s, %.0f s",
                         epoch + 1, settings.epochs(), lossSum / Math.max(1, seen), 100.0 * correct / Math.max(1, seen),
                         last == null ? "-" : String.format(Locale.ROOT, "%.4f", last.loss()),
-                        last == null ? "-" : String.format(Locale.ROOT, "%.2f%%", 100 * last.accuracy()), seen / secs, secs));
+                        last == null ? "-" : String.format(Locale.ROOT, "%.2f%%", 100 * last.accuracy()), (seen - seenBefore) / secs, secs));
             }
             if (last == null && test != null) last = Evaluation.run(engine::predict, test, norm, settings.batch());
             return new Result(last, step, settings.epochs(), false, engine.stateDict());
@@ -228,10 +273,13 @@ public final class Trainer {
         return z ^ (z >>> 31);
     }
 
-    /** The metrics row of an epoch; {@code epoch} counts from 1, as the log does; {@code secs}: training, without evaluation. */
-    private static Metrics.Row row(int epoch, long step, double lr, double lossSum, long seen, long correct, Evaluation test, double secs) {
+    /**
+     * The metrics row of an epoch; {@code epoch} counts from 1, as the log does; {@code timed}: the images
+     * trained in {@code secs} (training, without evaluation; after a resume only those since it).
+     */
+    private static Metrics.Row row(int epoch, long step, double lr, double lossSum, long seen, long correct, Evaluation test, long timed, double secs) {
         return new Metrics.Row(epoch, step, lr, seen == 0 ? Double.NaN : lossSum / seen, seen == 0 ? Double.NaN : (double) correct / seen,
-                test == null ? Double.NaN : test.loss(), test == null ? Double.NaN : test.accuracy(), seen / secs, secs);
+                test == null ? Double.NaN : test.loss(), test == null ? Double.NaN : test.accuracy(), timed / secs, secs);
     }
 
     private void save(TrainingEngine engine, int epoch, int batch, long step, Metrics metrics, double lossSum, long seen, long correct) {

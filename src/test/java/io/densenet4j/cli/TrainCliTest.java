@@ -1,6 +1,7 @@
 package io.densenet4j.cli;
 
 import io.densenet4j.io.SafeTensors;
+import io.densenet4j.train.Checkpoint;
 import io.densenet4j.io.StateDict;
 import io.densenet4j.io.StateDicts;
 import io.densenet4j.io.Tensor;
@@ -274,5 +275,42 @@ class TrainCliTest extends CliHarness {
             assertTrue(stderr().contains(bad[2]), bad[1] + ": " + stderr());
         }
         assertTrue(!Files.exists(dir.resolve("r")), "a refused run leaves no folder");
+    }
+
+    /** SIGTERM to a real train process: it finishes the step, saves a resumable checkpoint and exits 143 (issue 13.2). */
+    @Test
+    void sigtermSavesAMidEpochCheckpointAndExits143(@TempDir Path dir) throws Exception {
+        Path data = tensors(dir, 4000, 3);
+        Path runDir = dir.resolve("run");
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"), "io.densenet4j.cli.Main", "train",
+                "--dataset", "tensors:" + data, "--arch", "densenet-bc", "--depth", "10", "--growth-rate", "4", "--epochs", "50",
+                "--batch", "8", "--threads", "1", "--out", runDir.toString());
+        pb.redirectErrorStream(true);
+        Process p = pb.start();
+        StringBuilder log = new StringBuilder();
+        try (java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+            String line;
+            boolean sent = false;
+            while ((line = r.readLine()) != null) {
+                log.append(line).append('\n');
+                if (!sent && line.startsWith("epoch 1/50 batch")) {  // training is under way, mid-epoch
+                    new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).inheritIO().start().waitFor();  // (destroy() would close our pipe)
+                    sent = true;
+                }
+            }
+        }
+        assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "exits");
+        assertEquals(143, p.exitValue(), log.toString());
+        assertTrue(log.toString().matches("(?s).*stopped after [0-9]+ steps \\(interrupted\\) at epoch 1/50, batch [0-9]+/500;.*--resume .*checkpoint.safetensors\n"),
+                log.toString());
+        Checkpoint ck = Checkpoint.read(runDir.resolve("checkpoint.safetensors"));
+        assertTrue(ck.epoch() == 0 && ck.batch() > 0, "mid-epoch: batch " + ck.batch());
+        assertEquals(2, Files.readAllLines(runDir.resolve("metrics.csv")).size(), "header + the epoch so far");
+        assertTrue(Files.exists(runDir.resolve("plot.png")));
+        // and it resumes from there (bit-exactness of a mid-epoch resume: TrainerTest)
+        assertEquals(0, run("train", "--resume", runDir.resolve("checkpoint.safetensors").toString(), "--steps", Long.toString(ck.step() + 3)), stderr());
+        assertTrue(stderr().contains("resuming"), stderr());
+        assertEquals(ck.step() + 3, Checkpoint.read(runDir.resolve("checkpoint.safetensors")).step());
     }
 }

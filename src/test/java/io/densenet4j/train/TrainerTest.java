@@ -82,6 +82,58 @@ class TrainerTest {
     }
 
     @Test
+    void anInterruptMidEpochSavesAndResumesBitForBit(@TempDir Path dir) {
+        ArrayDataset train = data(1, 96), test = data(2, 30);
+        Normalization norm = Normalization.compute(train);
+        StateDict init = Initializers.torchvision(new DenseNet(CFG), 3);
+        Trainer.Result full = new Trainer(CFG, settings(0), train, test, norm, dir.resolve("full"), QUIET).quiet().run(init, null);
+
+        Path d = dir.resolve("interrupted");
+        Trainer t = new Trainer(CFG, settings(0), train, test, norm, d, QUIET).quiet();
+        t.afterStep(step -> { if (step == 2) t.requestStop(); });  // as the signal handler does, mid-epoch (6 steps per epoch)
+        Trainer.Result part = t.run(init, null);
+        assertTrue(part.stoppedEarly() && part.interrupted());
+        assertEquals(2, part.steps());
+        Checkpoint ck = Checkpoint.read(d.resolve(Trainer.CHECKPOINT));
+        assertEquals(0, ck.epoch());
+        assertEquals(2, ck.batch(), "the sampler position");
+        // metrics so far: the partial epoch in metrics.csv (and the plot), none in the checkpoint
+        List<Metrics.Row> shown = Metrics.parse(assertDoesNotThrowRead(d.resolve("metrics.csv"))).rows();
+        assertEquals(1, shown.size());
+        assertEquals(2, shown.get(0).step());
+        assertTrue(Files.exists(d.resolve("plot.png")));
+        assertEquals(0, Metrics.parse(ck.run().get("metrics")).rows().size());
+
+        Trainer.Result rest = new Trainer(CFG, settings(0), train, test, norm, d, QUIET).quiet().run(null, ck);
+        assertFalse(rest.interrupted());
+        assertSameState(full.state(), rest.state());
+        List<Metrics.Row> rows = Metrics.parse(assertDoesNotThrowRead(d.resolve("metrics.csv"))).rows();
+        assertEquals(List.of(1, 2), epochs(Metrics.parse(assertDoesNotThrowRead(d.resolve("metrics.csv")))));
+        // throughput of the resumed epoch counts only the 4 batches of 16 run after the resume
+        Metrics.Row first = rows.get(0);
+        double timed = first.imagesPerSecond() * first.seconds();  // (img/s and seconds as rounded in the CSV)
+        assertTrue(timed > 48 && timed < 80, "64 images timed in the resumed epoch, not the epoch's 96: " + timed);
+    }
+
+    @Test
+    void checkpointEveryWritesWithinEpochs(@TempDir Path dir) {
+        ArrayDataset train = data(1, 96);
+        Normalization norm = Normalization.compute(train);
+        long[] seenAt = new long[1];
+        Trainer t = new Trainer(CFG, settings(0), train, null, norm, dir, QUIET).quiet().checkpointEvery(4);
+        t.afterStep(step -> {
+            if (step == 5) {
+                seenAt[0] = Checkpoint.read(dir.resolve(Trainer.CHECKPOINT)).step();
+                throw new IllegalStateException("stop here");
+            }
+        });
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> t.run(Initializers.torchvision(new DenseNet(CFG), 3), null));
+        assertEquals(4, seenAt[0], "the step-4 checkpoint, mid-epoch 1 (6 steps per epoch)");
+        assertEquals(0, Checkpoint.read(dir.resolve(Trainer.CHECKPOINT)).epoch());
+        assertEquals(4, Checkpoint.read(dir.resolve(Trainer.CHECKPOINT)).batch());
+    }
+
+    @Test
     void checkpointRoundTripsEverything(@TempDir Path dir) {
         ArrayDataset train = data(3, 48);
         Normalization norm = Normalization.compute(train);
