@@ -28,7 +28,7 @@ final class EvaluateCommand implements Runnable {
     @Option(names = "--weights", required = true, description = "checkpoint or weights (.pth / .safetensors)")
     Path weights;
 
-    @Option(names = "--dataset", description = "dataset spec (default: a checkpoint's own, else fashion-mnist); its test split is used")
+    @Option(names = "--dataset", description = "fashion-mnist, mnist, cifar10, cifar100 (their test split), folder:DIR (all images of one size, else refused naming the file) or tensors:FILE (default: a checkpoint's own, else fashion-mnist)")
     String dataset;
 
     @Option(names = "--data-dir", description = "where the dataset's files are")
@@ -36,6 +36,9 @@ final class EvaluateCommand implements Runnable {
 
     @Option(names = "--normalize", description = "computed|imagenet|none|MEAN,STD[;MEAN,STD...] (default: the checkpoint's; for plain weights computed from the training split, none for tensors: datasets)")
     String normalize;
+
+    @Option(names = "--skip-bad", description = "folder: datasets: leave out images that cannot be read, one note each (default: refuse, naming the file)")
+    boolean skipBad;
 
     @Option(names = "--batch", description = "batch size (default 250)")
     int batch = 250;
@@ -48,7 +51,11 @@ final class EvaluateCommand implements Runnable {
         java.util.List<String> notes = new java.util.ArrayList<>();  // printed once the evaluation is accepted
         Map<String, String> meta = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS ? SafeTensors.read(weights).metadata() : Map.of();
         if (dataset == null) dataset = meta.getOrDefault(Checkpoint.RUN_PREFIX + "dataset", "fashion-mnist");
-        Dataset test = Datasets.open(dataset, dataDir, false);
+        Dataset test = Datasets.open(dataset, dataDir, false, skipBad);
+        if (test instanceof io.densenet4j.data.ImageFolderDataset f) f.skipped().forEach(m -> notes.add("note: skipped " + m));
+        if (test instanceof io.densenet4j.data.TensorFileDataset t && !t.inputDtype().equals("F32")) {
+            notes.add("note: " + dataset + " stores 'input' as " + t.inputDtype() + "; converted to float32");
+        }
         if (dataset.startsWith("folder:") || dataset.startsWith("tensors:")) {
             notes.add("note: " + dataset + " has no separate test split; evaluating on all its " + test.size() + " images");
         }

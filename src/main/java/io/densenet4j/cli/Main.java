@@ -13,7 +13,7 @@ import java.io.UncheckedIOException;
  * bad input (arguments, files, weights, sizes); exit 1 for an internal error.
  */
 @Command(name = "densenet4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = "DenseNet inference on a fused native core (Huang et al., CVPR 2017).",
+        description = "DenseNet (Huang et al., CVPR 2017) inference, training and benchmarks on a fused native core (oneDNN on the CPU, cuDNN on NVIDIA GPUs).",
         subcommands = {picocli.CommandLine.HelpCommand.class, InfoCommand.class, ForwardCommand.class, PredictCommand.class, TrainCommand.class, EvaluateCommand.class,
                 BenchCommand.class, PlanCommand.class})
 public final class Main implements Runnable {

@@ -80,19 +80,38 @@ final class PredictCommand implements Runnable {
             int shorter = resize != null ? resize : ck != null ? ck.height() : 256;
             ImageTransform tf = ImageTransform.builder().resize(shorter).crop(side).normalize(m, s).build();
             List<String> names = labels == null && ck != null && ck.classNames().size() == p.numClasses() ? ck.classNames() : classNames(p.numClasses());
-            List<float[]> batch = new ArrayList<>();
-            for (Path img : images) {
-                Image im = ImageDecoder.read(img, mode);
-                batch.add(tf.apply(im));
-            }
-            float[] logits = p.forward(ImageTransform.stack(batch), images.size(), side, side);
             int k = Math.min(top, p.numClasses());
-            for (int i = 0; i < images.size(); i++) {
-                float[] prob = softmax(logits, i * p.numClasses(), p.numClasses());
-                System.out.println(images.get(i) + ":");
-                for (int idx : topK(prob, k)) {
-                    System.out.println(String.format(Locale.ROOT, "  %6.2f%%  %s (%d)", prob[idx] * 100, names.get(idx), idx));
+            int failed = 0;
+            // in batches of 16 (memory stays bounded for many files); a file that cannot be read gets its own
+            // error line and the others their results
+            for (int from = 0; from < images.size(); from += 16) {
+                List<Path> chunk = images.subList(from, Math.min(images.size(), from + 16));
+                List<Path> good = new ArrayList<>();
+                List<float[]> batch = new ArrayList<>();
+                for (Path img : chunk) {
+                    try {
+                        batch.add(tf.apply(ImageDecoder.read(img, mode)));
+                        good.add(img);
+                    } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+                        if (images.size() == 1) throw e;  // one file: its one error line
+                        System.err.println("densenet4j: error: " + Main.message(e));
+                        failed++;
+                    }
                 }
+                if (good.isEmpty()) continue;
+                float[] logits = p.forward(ImageTransform.stack(batch), good.size(), side, side);
+                for (int i = 0; i < good.size(); i++) {
+                    float[] prob = softmax(logits, i * p.numClasses(), p.numClasses());
+                    System.out.println(good.get(i) + ":");
+                    for (int idx : topK(prob, k)) {
+                        System.out.println(String.format(Locale.ROOT, "  %6.2f%%  %s (%d)", prob[idx] * 100, names.get(idx), idx));
+                    }
+                }
+                System.out.flush();
+            }
+            if (failed > 0) {
+                throw new IllegalArgumentException(failed + " of " + images.size() + " image" + (images.size() == 1 ? "" : "s")
+                        + " could not be read (see above); the others were classified");
             }
         }
     }

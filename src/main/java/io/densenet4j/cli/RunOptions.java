@@ -5,7 +5,7 @@ import picocli.CommandLine.Option;
 
 /** Where and how batches run. */
 final class RunOptions {
-    @Option(names = "--threads", description = "CPU threads, 1 to 1024 (default 0: all cores)")
+    @Option(names = "--threads", description = "CPU threads, 0 (all cores, the default) to 1024")
     int threads = 0;
 
     @Option(names = "--device", description = "auto (default: CUDA if available, else CPU), cpu, cuda or cuda:INDEX")
@@ -14,5 +14,10 @@ final class RunOptions {
     @Option(names = "--dtype", description = "fp32 (default, true fp32), or on CUDA tf32, fp16 or bf16")
     String dtype = "fp32";
 
-    Predictor.Options options() { return new Predictor.Options(device, threads, dtype); }
+    Predictor.Options options() {
+        if (threads < 0 || threads > Predictor.MAX_THREADS) {  // worded as train words it
+            throw new IllegalArgumentException("--threads must be from 0 (all cores) to " + Predictor.MAX_THREADS + ", got " + threads);
+        }
+        return new Predictor.Options(device, threads, dtype);
+    }
 }

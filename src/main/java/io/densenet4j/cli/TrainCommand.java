@@ -32,7 +32,7 @@ final class TrainCommand implements Runnable {
 
     @Mixin ArchOptions arch;
 
-    @Option(names = "--dataset", description = "fashion-mnist (default; with --resume: the checkpoint's), mnist, cifar10, cifar100, folder:DIR or tensors:FILE")
+    @Option(names = "--dataset", description = "fashion-mnist (default; with --resume: the checkpoint's), mnist, cifar10, cifar100, folder:DIR (one sub-folder per class; all images of one size, else refused naming the file) or tensors:FILE")
     String dataset;
 
     @picocli.CommandLine.Spec
@@ -110,7 +110,7 @@ final class TrainCommand implements Runnable {
     @Option(names = "--memory", description = "efficient (default) or naive")
     String memory = "efficient";
 
-    @Option(names = "--threads", description = "CPU threads, 1 to 1024 (default 0: all cores)")
+    @Option(names = "--threads", description = "CPU threads, 0 (all cores, the default) to 1024")
     int threads = 0;
 
     @Option(names = "--device", description = "auto (default: CUDA if available, else CPU), cpu, cuda or cuda:INDEX; a resumed run may change it")
@@ -156,6 +156,9 @@ final class TrainCommand implements Runnable {
             if (java.nio.file.Files.isDirectory(saveState)) throw new IllegalArgumentException("--save-state " + saveState + " is a folder; give a file name");
         }
         Dataset train = Datasets.open(dataset, dataDir, true);
+        if (train instanceof TensorFileDataset t && !t.inputDtype().equals("F32")) {
+            notes.add("note: " + dataset + " stores 'input' as " + t.inputDtype() + "; converted to float32");
+        }
         Dataset test;
         if (valSplit != null) {
             Datasets.Split s = Datasets.split(train, valSplit, seed);
@@ -188,6 +191,7 @@ final class TrainCommand implements Runnable {
             Dataset trainSplit = train;
             norm = normalizeSpec.resolve(train.channels(), () -> trainSplit);
         }
+        dir = dir.toAbsolutePath().normalize();  // the log and the notes name the folder as it is, wherever the run was started
         if (ck != null) settings = withSteps(settings, steps);  // a limit applies to this invocation only
         Trainer trainer = new Trainer(cfg, settings, train, test, norm, dir, System.err);  // a network that does not fit the data fails here, before any output
         if (ck != null) notes.add(0, "resuming " + resume + " at epoch " + (ck.epoch() + 1) + ", step " + ck.step() + " (its settings apply)");

@@ -78,6 +78,14 @@ public final class Datasets {
      * @throws IllegalArgumentException for an unknown spec, missing files or malformed data
      */
     public static Dataset open(String spec, Path dataDir, boolean train) {
+        return open(spec, dataDir, train, false);
+    }
+
+    /**
+     * {@link #open(String, Path, boolean)}; with {@code skipBad}, a {@code folder:} dataset leaves out the
+     * images that cannot be read ({@link ImageFolderDataset#skipped()} lists them) instead of refusing.
+     */
+    public static Dataset open(String spec, Path dataDir, boolean train, boolean skipBad) {
         Objects.requireNonNull(spec, "spec");
         String s = spec.strip();
         int colon = s.indexOf(':');
@@ -89,7 +97,7 @@ public final class Datasets {
             }
             switch (kind) {
                 case "folder":
-                    return folder(Path.of(arg));
+                    return skipBad ? new ImageFolderDataset(Path.of(arg), io.densenet4j.image.ColorMode.RGB, 0, true) : folder(Path.of(arg));
                 case "tensors":
                     return tensors(Path.of(arg));
                 default:

@@ -50,6 +50,7 @@ public final class ImageFolderDataset implements Dataset {
     private final int height;
     private final int width;
     private final Object[] samples; // byte[] (0..255) or float[] (0..255)
+    private final List<String> skipped;
 
     /**
      * RGB images, all of the same size.
@@ -69,6 +70,16 @@ public final class ImageFolderDataset implements Dataset {
      * @throws IllegalArgumentException see the class comment, or if {@code targetSize < 0}
      */
     public ImageFolderDataset(Path root, ColorMode mode, int targetSize) {
+        this(root, mode, targetSize, false);
+    }
+
+    /**
+     * @param skipBad leave out the files that cannot be read or decoded (each listed by {@link #skipped()})
+     *                instead of refusing the folder at the first one
+     * @throws IllegalArgumentException as {@link #ImageFolderDataset(Path, ColorMode, int)}; with
+     *                                  {@code skipBad}, also when no image at all could be read
+     */
+    public ImageFolderDataset(Path root, ColorMode mode, int targetSize, boolean skipBad) {
         this.root = Objects.requireNonNull(root, "root");
         Objects.requireNonNull(mode, "mode");
         if (targetSize < 0) {
@@ -99,8 +110,6 @@ public final class ImageFolderDataset implements Dataset {
             }
         }
         this.classNames = Collections.unmodifiableList(names);
-        this.files = Collections.unmodifiableList(found);
-        this.labels = labs.stream().mapToInt(Integer::intValue).toArray();
         this.channels = mode.channels();
         ImageTransform transform = targetSize > 0
                 ? ImageTransform.builder().resize(targetSize).crop(targetSize).build() : null;
@@ -120,21 +129,38 @@ public final class ImageFolderDataset implements Dataset {
                 errors[i] = e;
             }
         });
-        for (RuntimeException e : errors) {
-            if (e != null) {
-                throw e; // the first failing file in dataset order, whatever the thread timing
-            }
-        }
-        this.height = dims[0][1];
-        this.width = dims[0][2];
+        List<String> bad = new ArrayList<>();
+        List<Path> keptFiles = new ArrayList<>();
+        List<Integer> keptLabels = new ArrayList<>();
+        List<Object> keptData = new ArrayList<>();
+        List<int[]> keptDims = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            if (dims[i][0] != channels || dims[i][1] != height || dims[i][2] != width) {
-                throw new IllegalArgumentException(found.get(i) + ": image is " + dims[i][2] + "x" + dims[i][1]
-                        + " but " + found.get(0) + " is " + width + "x" + height
+            if (errors[i] != null) {
+                if (!skipBad) throw errors[i]; // the first failing file in dataset order, whatever the thread timing
+                bad.add(errors[i].getMessage());
+                continue;
+            }
+            keptFiles.add(found.get(i));
+            keptLabels.add(labs.get(i));
+            keptData.add(data[i]);
+            keptDims.add(dims[i]);
+        }
+        if (keptFiles.isEmpty()) throw new IllegalArgumentException(root + ": none of its " + n + " images could be read (first: " + bad.get(0) + ")");
+        this.skipped = Collections.unmodifiableList(bad);
+        List<Path> kept = keptFiles;
+        int[][] keptDim = keptDims.toArray(new int[0][]);
+        this.files = Collections.unmodifiableList(kept);
+        this.labels = keptLabels.stream().mapToInt(Integer::intValue).toArray();
+        this.height = keptDim[0][1];
+        this.width = keptDim[0][2];
+        for (int i = 0; i < kept.size(); i++) {
+            if (keptDim[i][0] != channels || keptDim[i][1] != height || keptDim[i][2] != width) {
+                throw new IllegalArgumentException(kept.get(i) + ": image is " + keptDim[i][2] + "x" + keptDim[i][1]
+                        + " but " + kept.get(0) + " is " + width + "x" + height
                         + "; all images must have the same size (resize them to one size first)");
             }
         }
-        this.samples = data;
+        this.samples = keptData.toArray();
     }
 
     private static byte[] toBytes(float[] v) {
@@ -200,6 +226,11 @@ public final class ImageFolderDataset implements Dataset {
      */
     public Path file(int index) {
         return files.get(index);
+    }
+
+    /** With {@code skipBad}: one message per file left out (naming it, saying why); else empty. */
+    public List<String> skipped() {
+        return skipped;
     }
 
     @Override

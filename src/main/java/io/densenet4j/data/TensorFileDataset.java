@@ -34,10 +34,11 @@ import java.util.Objects;
  * label or one {@code >= num_classes}, a bad {@code num_classes} or {@code class_names}.
  */
 public final class TensorFileDataset extends ArrayDataset {
+    private final String inputDtype;
     private final Path file;
 
     /** What a file holds, validated: images, labels, sizes, class names. */
-    private record Contents(float[] input, int[] labels, int channels, int height, int width, List<String> classNames) {}
+    private record Contents(float[] input, int[] labels, int channels, int height, int width, List<String> classNames, String inputDtype) {}
 
     /**
      * Reads the whole file into memory.
@@ -52,7 +53,14 @@ public final class TensorFileDataset extends ArrayDataset {
     private TensorFileDataset(Path file, Contents c) {
         super(c.input(), c.labels(), c.channels(), c.height(), c.width(), c.classNames());
         this.file = file;
+        this.inputDtype = c.inputDtype();
     }
+
+    /**
+     * The dtype {@code input} is stored in ({@code F32}, or {@code F16}/{@code BF16}/{@code F64}, converted
+     * to float32 on reading: F64 rounds to the nearest float).
+     */
+    public String inputDtype() { return inputDtype; }
 
     private static Contents read(Path file) {
         SafeTensorsFile st;
@@ -123,7 +131,7 @@ public final class TensorFileDataset extends ArrayDataset {
             labels[i] = (int) l[i];
         }
         return new Contents(in.floats(), labels, (int) in.dim(1), (int) in.dim(2), (int) in.dim(3),
-                cn != null ? parseNames(file, cn, k) : DataFiles.defaultNames(k));
+                cn != null ? parseNames(file, cn, k) : DataFiles.defaultNames(k), st.dtypes().getOrDefault("input", "F32"));
     }
 
     private static List<String> parseNames(Path file, String json, int k) {

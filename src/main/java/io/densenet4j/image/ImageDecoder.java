@@ -3,6 +3,7 @@ package io.densenet4j.image;
 import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
+import java.awt.image.DataBuffer;
 import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
 import java.io.IOException;
@@ -86,7 +87,8 @@ public final class ImageDecoder {
      *              or an indexed (palette) image
      * @param mode  the channel layout wanted
      * @return the image, (C, H, W) float32, values 0..255
-     * @throws IllegalArgumentException for CMYK or other colour spaces with neither 1 nor 3 components
+     * @throws IllegalArgumentException for colour spaces with other than 1, 3 or 4 (CMYK, taken as JPEG's
+     *                                  inverted Adobe convention, as Pillow does) components
      */
     public static Image convert(BufferedImage image, ColorMode mode) {
         Objects.requireNonNull(image, "image");
@@ -111,20 +113,54 @@ public final class ImageDecoder {
         } else {
             ColorSpace cs = cm.getColorSpace();
             int colors = cm.getNumColorComponents();
-            if (cs.getType() == ColorSpace.TYPE_CMYK || (colors != 1 && colors != 3)) {
-                throw new IllegalArgumentException("unsupported colour space with " + colors
-                        + " colour components (CMYK/YCCK are not supported; convert to RGB first)");
-            }
-            planes = new float[colors][];
-            eightBit = true;
-            for (int b = 0; b < colors; b++) {
-                int bits = raster.getSampleModel().getSampleSize(b);
-                planes[b] = raster.getSamples(0, 0, w, h, b, (float[]) null);
-                scaleToByteRange(planes[b], bits);
-                eightBit &= bits <= 8;
+            if (colors == 4 || cs.getType() == ColorSpace.TYPE_CMYK) {
+                planes = cmykToRgb(raster, w, h);
+                eightBit = true;
+            } else if (colors != 1 && colors != 3) {
+                throw new IllegalArgumentException("unsupported colour space with " + colors + " colour components");
+            } else {
+                planes = new float[colors][];
+                eightBit = true;
+                for (int b = 0; b < colors; b++) {
+                    int bits = raster.getSampleModel().getSampleSize(b);
+                    planes[b] = raster.getSamples(0, 0, w, h, b, (float[]) null);
+                    if (bits == 16) {
+                        // Pillow: 16-bit gray opens as mode I and convert() clips to 0..255; 16-bit RGB(A)
+                        // and gray+alpha keep the high byte
+                        boolean clip = colors == 1 && !cm.hasAlpha();
+                        float[] v = planes[b];
+                        for (int i = 0; i < v.length; i++) v[i] = clip ? Math.min(v[i], 255f) : (float) (((int) v[i]) >> 8);
+                    } else {
+                        scaleToByteRange(planes[b], bits);
+                        eightBit &= bits <= 8;
+                    }
+                }
             }
         }
         return toMode(planes, h, w, mode, eightBit);
+    }
+
+    /**
+     * Pillow's CMYK to RGB ({@code convert("RGB")}'s {@code cmyk2rgb}): {@code R = nk - nk * C / 255}
+     * with {@code nk = 255 - K}, in Pillow's rounding ({@code MULDIV255}). The samples are true CMYK:
+     * the JDK's reader has already undone Adobe's inversion of CMYK JPEG samples, as Pillow does
+     * (its rawmode {@code CMYK;I}).
+     */
+    private static float[][] cmykToRgb(Raster raster, int w, int h) {
+        int n = w * h;
+        int[][] raw = new int[4][];
+        for (int b = 0; b < 4; b++) raw[b] = raster.getSamples(0, 0, w, h, b, (int[]) null);
+        float[][] rgb = new float[3][n];
+        for (int i = 0; i < n; i++) {
+            int nk = 255 - raw[3][i];
+            for (int c = 0; c < 3; c++) {
+                int ink = raw[c][i];
+                int t = ink * nk + 128;
+                int v = nk - (((t >> 8) + t) >> 8);
+                rgb[c][i] = Math.max(0, Math.min(255, v));
+            }
+        }
+        return rgb;
     }
 
     private static void scaleToByteRange(float[] v, int bits) {
@@ -177,6 +213,26 @@ public final class ImageDecoder {
         return (float) (r * 299.0 / 1000.0 + g * 587.0 / 1000.0 + b * 114.0 / 1000.0);
     }
 
+    /** A 4-band raster the JDK would not colour-convert, as an image that {@link #convert} reads as CMYK. */
+    private static BufferedImage rawCmyk(Raster r) {
+        if (r.getNumBands() != 4) throw new IllegalArgumentException("unsupported JPEG colour space with " + r.getNumBands() + " components");
+        ColorSpace cmyk = new ColorSpace(ColorSpace.TYPE_CMYK, 4) {
+            private static final long serialVersionUID = 1L;
+            @Override public float[] toRGB(float[] v) { throw new UnsupportedOperationException(); }
+            @Override public float[] fromRGB(float[] v) { throw new UnsupportedOperationException(); }
+            @Override public float[] toCIEXYZ(float[] v) { throw new UnsupportedOperationException(); }
+            @Override public float[] fromCIEXYZ(float[] v) { throw new UnsupportedOperationException(); }
+        };
+        java.awt.image.ComponentColorModel cm = new java.awt.image.ComponentColorModel(cmyk, false, false, java.awt.Transparency.OPAQUE,
+                DataBuffer.TYPE_BYTE);
+        // the raw samples are Adobe's inverted CMYK (Pillow assumes that of every 4-component JPEG): undo it
+        java.awt.image.WritableRaster w = r.createCompatibleWritableRaster();
+        int[] px = r.getPixels(r.getMinX(), r.getMinY(), r.getWidth(), r.getHeight(), (int[]) null);
+        for (int i = 0; i < px.length; i++) px[i] = 255 - px[i];
+        w.setPixels(0, 0, r.getWidth(), r.getHeight(), px);
+        return new BufferedImage(cm, w, false, null);
+    }
+
     private static BufferedImage readBuffered(Path file) {
         if (!Files.exists(file)) {
             throw new IllegalArgumentException("cannot read image file " + file + ": no such file");
@@ -212,7 +268,13 @@ public final class ImageDecoder {
                     throw new IllegalArgumentException("cannot read image file " + file + ": " + reader.getWidth(0) + "x" + reader.getHeight(0)
                             + " pixels is over the limit of " + MAX_PIXELS + " (a decompression bomb?)");
                 }
-                BufferedImage bi = reader.read(0);
+                BufferedImage bi;
+                try {
+                    bi = reader.read(0);
+                } catch (javax.imageio.IIOException unsupported) {
+                    if (!String.valueOf(unsupported.getMessage()).contains("Unsupported Image Type")) throw unsupported;
+                    bi = rawCmyk(reader.readRaster(0, null));  // CMYK JPEG with an embedded ICC profile, or YCCK
+                }
                 if (!warnings.isEmpty()) {
                     throw new IllegalArgumentException("cannot decode " + format + " file " + file
                             + ": truncated or corrupt (" + oneLine(warnings.get(0)) + ")");
@@ -229,7 +291,7 @@ public final class ImageDecoder {
         } catch (IOException | RuntimeException e) {
             String msg = oneLine(e);
             if (msg.contains("Unsupported Image Type")) {
-                msg = "unsupported JPEG colour space (CMYK/YCCK JPEGs are not supported; convert to RGB first)";
+                msg = "unsupported JPEG colour space";
             } else {
                 msg = "truncated or corrupt (" + msg + ")";
             }

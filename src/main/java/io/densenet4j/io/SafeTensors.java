@@ -98,6 +98,7 @@ public final class SafeTensors {
         long dataLen = fileSize - dataStart;
 
         Map<String, String> metadata = new LinkedHashMap<>();
+        Map<String, String> dtypes = new LinkedHashMap<>();
         StateDict tensors = new StateDict();
         for (Map.Entry<String, JsonNode> e : root.properties()) {
             String name = e.getKey();
@@ -106,8 +107,9 @@ public final class SafeTensors {
                 continue;
             }
             tensors.put(name, readTensor(ch, name, e.getValue(), dataStart, dataLen));
+            dtypes.put(name, e.getValue().get("dtype").asText());
         }
-        return new SafeTensorsFile(tensors, metadata);
+        return new SafeTensorsFile(tensors, metadata, dtypes);
     }
 
     private static void readMetadata(JsonNode node, Map<String, String> out) {

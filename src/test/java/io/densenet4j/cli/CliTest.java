@@ -131,4 +131,70 @@ class CliTest extends CliHarness {
         assertBadInput("is a directory; tensors: takes a .safetensors file", "evaluate", "--weights", w, "--dataset", "tensors:" + d);
         assertFalse(stderr().matches("(?s).*java\\.[a-z]+\\.[A-Za-z.]*Exception.*"), stderr());
     }
+
+    /** A small RGB DenseNet-BC (2 classes) as safetensors weights, and PNGs of 36x36 in class folders. */
+    static Path rgbWeights(Path dir) {
+        io.densenet4j.DenseNetConfig cfg = io.densenet4j.DenseNets.densenetBC(10, 4, 3, 2);
+        Path w = dir.resolve("bc10.safetensors");
+        io.densenet4j.io.SafeTensors.write(w, io.densenet4j.Initializers.torchvision(new io.densenet4j.DenseNet(cfg), 5), java.util.Map.of());
+        return w;
+    }
+
+    static Path png(Path file, int seed) throws java.io.IOException {
+        java.awt.image.BufferedImage im = new java.awt.image.BufferedImage(36, 36, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        for (int y = 0; y < 36; y++) for (int x = 0; x < 36; x++) im.setRGB(x, y, r.nextInt(1 << 24));
+        Files.createDirectories(file.getParent());
+        javax.imageio.ImageIO.write(im, "png", file.toFile());
+        return file;
+    }
+
+    @Test
+    void predictGivesEachUnreadableFileItsOwnLineAndTheOthersTheirResults(@TempDir Path dir) throws Exception {
+        Path w = rgbWeights(dir);
+        Path a = png(dir.resolve("a.png"), 1), b = png(dir.resolve("b.png"), 2);
+        Path bad = Files.writeString(dir.resolve("broken.png"), "not an image");
+        assertEquals(2, run("predict", "--weights", w.toString(), "--arch", "densenet-bc", "--depth", "10", "--growth-rate", "4",
+                "--num-classes", "2", "--resize", "36", "--crop", "36", "--top", "1", a.toString(), bad.toString(), b.toString()));
+        assertTrue(stdout().contains(a + ":") && stdout().contains(b + ":"), stdout());
+        java.util.List<String> errs = stderr().strip().lines().toList();
+        assertEquals(2, errs.size(), stderr());
+        assertTrue(errs.get(0).contains("broken.png") && errs.get(1).contains("1 of 3 images could not be read"), stderr());
+        // one file alone: its one line
+        assertBadInput("broken.png", "predict", "--weights", w.toString(), "--arch", "densenet-bc", "--depth", "10", "--growth-rate", "4",
+                "--num-classes", "2", bad.toString());
+    }
+
+    @Test
+    void evaluateOnAFolderSkipsBadFilesOnlyWhenAsked(@TempDir Path dir) throws Exception {
+        Path w = rgbWeights(dir);
+        Path root = dir.resolve("imgs");
+        for (int i = 0; i < 3; i++) {
+            png(root.resolve("cat").resolve(i + ".png"), i);
+            png(root.resolve("dog").resolve(i + ".png"), 10 + i);
+        }
+        Path bad = Files.writeString(root.resolve("dog").resolve("zz-broken.png"), "truncated");
+        String[] args = {"evaluate", "--weights", w.toString(), "--arch", "densenet-bc", "--depth", "10", "--growth-rate", "4",
+            "--num-classes", "2", "--dataset", "folder:" + root, "--normalize", "0.5,0.25"};
+        assertBadInput("zz-broken.png", args);
+        String[] skip = java.util.Arrays.copyOf(args, args.length + 1);
+        skip[args.length] = "--skip-bad";
+        assertEquals(0, run(skip), stderr());
+        assertTrue(stderr().contains("note: skipped") && stderr().contains("zz-broken.png"), stderr());
+        assertTrue(stdout().matches("(?s)accuracy: [01]\\.[0-9]{4} \\([0-9]+/6\\).*"), stdout());
+    }
+
+    @Test
+    void helpTextsAgreeWithWhatIsAccepted() {
+        assertEquals(0, run("--help"));
+        assertFalse(stdout().contains("inference only"), stdout());
+        assertTrue(stdout().contains("training"), stdout());
+        for (String cmd : new String[] {"bench", "train", "predict", "evaluate"}) {
+            assertEquals(0, run(cmd, "--help"));
+            assertTrue(stdout().contains("0 (all cores, the default) to 1024"), cmd + ": " + stdout());
+        }
+        // the same error, worded the same in inference and training commands
+        assertBadInput("--threads must be from 0 (all cores) to 1024, got 2000", "bench", "--arch", "densenet121", "--threads", "2000");
+        assertBadInput("--threads must be from 0 (all cores) to 1024, got 2000", "train", "--threads", "2000");
+    }
 }

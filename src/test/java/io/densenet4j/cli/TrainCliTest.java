@@ -313,4 +313,44 @@ class TrainCliTest extends CliHarness {
         assertTrue(stderr().contains("resuming"), stderr());
         assertEquals(ck.step() + 3, Checkpoint.read(runDir.resolve("checkpoint.safetensors")).step());
     }
+
+    /** A tensors: file whose 'input' is F64 (as numpy writes by default), written by hand. */
+    static Path float64Tensors(Path dir, int n) throws Exception {
+        int per = 1 * 12 * 12;
+        java.nio.ByteBuffer x = java.nio.ByteBuffer.allocate(n * per * 8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n * per; i++) x.putDouble((i % 7) / 7.0 + (i / per % 2));
+        java.nio.ByteBuffer y = java.nio.ByteBuffer.allocate(n * 8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i++) y.putLong(i % 2);
+        String header = "{\"input\":{\"dtype\":\"F64\",\"shape\":[" + n + ",1,12,12],\"data_offsets\":[0," + x.capacity() + "]},"
+                + "\"labels\":{\"dtype\":\"I64\",\"shape\":[" + n + "],\"data_offsets\":[" + x.capacity() + "," + (x.capacity() + y.capacity()) + "]}}";
+        byte[] h = header.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        java.nio.ByteBuffer len = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(h.length);
+        Path f = dir.resolve("f64.safetensors");
+        try (java.io.OutputStream o = Files.newOutputStream(f)) {
+            o.write(len.array());
+            o.write(h);
+            o.write(x.array());
+            o.write(y.array());
+        }
+        return f;
+    }
+
+    @Test
+    void float64TensorsAreConvertedWithANoteAndRelativeOutIsLoggedAbsolute(@TempDir Path dir) throws Exception {
+        Path data = float64Tensors(dir, 16);
+        Path rel = Path.of("target", "test-relative-out-" + ProcessHandle.current().pid());
+        try {
+            assertEquals(0, run("train", "--dataset", "tensors:" + data, "--arch", "densenet-bc", "--depth", "10", "--growth-rate", "4",
+                    "--steps", "1", "--batch", "8", "--threads", "2", "--out", rel.toString()), stderr());
+            assertTrue(stderr().contains("stores 'input' as F64; converted to float32"), stderr());
+            assertTrue(stderr().contains("-> " + rel.toAbsolutePath()), "the folder, absolute: " + stderr());
+            assertTrue(Files.exists(rel.resolve("checkpoint.safetensors")));
+            assertEquals(0, run("evaluate", "--weights", rel.resolve("checkpoint.safetensors").toString(), "--threads", "2"), stderr());
+            assertTrue(stderr().contains("stores 'input' as F64"), stderr());
+        } finally {
+            if (Files.exists(rel)) try (var w = Files.walk(rel)) {
+                w.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
 }

@@ -57,38 +57,6 @@ class ImageDecoderTest {
     }
 
     @Test
-    void gray16IsDividedBy257NotClippedNorRounded() throws IOException {
-        BufferedImage img = new BufferedImage(5, 1, BufferedImage.TYPE_USHORT_GRAY);
-        img.getRaster().setPixels(0, 0, 5, 1, new int[] {65535, 32896, 0, 257, 1000});
-        Path f = png(img, "gray16.png");
-
-        Image gray = ImageDecoder.read(f, ColorMode.GRAY);
-        assertArrayEquals(new float[] {255f, 128f, 0f, 1f, (float) (1000 / 257.0)}, gray.data());
-        assertEquals(3.891050577f, gray.get(0, 0, 4), 1e-6f);
-
-        Image rgb = ImageDecoder.read(f);
-        assertEquals(3, rgb.channels());
-        assertEquals(128f, rgb.get(2, 0, 1));
-        assertEquals((float) (1000 / 257.0), rgb.get(1, 0, 4));
-    }
-
-    @Test
-    void rgb48IsDividedBy257() throws IOException {
-        ComponentColorModel cm = new ComponentColorModel(ColorSpace.getInstance(ColorSpace.CS_sRGB), false, false,
-                Transparency.OPAQUE, DataBuffer.TYPE_USHORT);
-        WritableRaster r = cm.createCompatibleWritableRaster(2, 1);
-        r.setPixels(0, 0, 2, 1, new int[] {65535, 32896, 0, 257, 514, 1000});
-        Path f = png(new BufferedImage(cm, r, false, null), "rgb48.png");
-
-        Image rgb = ImageDecoder.read(f);
-        assertArrayEquals(new float[] {255f, 1f, 128f, 2f, 0f, (float) (1000 / 257.0)}, rgb.data());
-
-        // luma of a 16-bit source stays a float: 255*0.299 + 128*0.587 + 0*0.114
-        Image gray = ImageDecoder.read(f, ColorMode.GRAY);
-        assertEquals(151.381f, gray.get(0, 0, 0), 1e-4f);
-    }
-
-    @Test
     void grayAlphaDropsAlpha() throws IOException {
         ComponentColorModel cm = new ComponentColorModel(ColorSpace.getInstance(ColorSpace.CS_GRAY), true, false,
                 Transparency.TRANSLUCENT, DataBuffer.TYPE_BYTE);
