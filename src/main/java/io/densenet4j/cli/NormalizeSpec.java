@@ -2,9 +2,7 @@ package io.densenet4j.cli;
 
 import io.densenet4j.data.Dataset;
 import io.densenet4j.data.Normalization;
-import io.densenet4j.image.ImageTransform;
 
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.function.Supplier;
 
@@ -23,7 +21,7 @@ import java.util.function.Supplier;
  * @param text the option as given, trimmed and lower-cased for the keywords
  */
 record NormalizeSpec(String text) {
-    static final String SYNTAX = "computed|imagenet|none|MEAN,STD[;MEAN,STD...]";
+    static final String SYNTAX = "computed|" + Normalization.SYNTAX;
     static final NormalizeSpec COMPUTED = new NormalizeSpec("computed");
     static final NormalizeSpec NONE = new NormalizeSpec("none");
 
@@ -36,7 +34,7 @@ record NormalizeSpec(String text) {
         String t = s.strip();
         String lower = t.toLowerCase(Locale.ROOT);
         if (lower.equals("computed") || lower.equals("imagenet") || lower.equals("none")) return new NormalizeSpec(lower);
-        pairs(t, -1);  // syntax and values checked now, the channel count when it is known
+        Normalization.parse(t, -1);  // syntax and values checked now, the channel count when it is known
         return new NormalizeSpec(t.replace(" ", ""));
     }
 
@@ -50,54 +48,8 @@ record NormalizeSpec(String text) {
      *                                  3, a pair list of another length) or a computed channel is constant
      */
     Normalization resolve(int channels, Supplier<Dataset> trainSplit) {
-        switch (text) {
-            case "computed": return Normalization.compute(trainSplit.get());
-            case "none": return Normalization.identity(channels);
-            case "imagenet":
-                if (channels != 3) {
-                    throw new IllegalArgumentException("--normalize imagenet is for 3-channel (RGB) input; this network takes " + channels
-                            + " channel" + (channels == 1 ? "" : "s") + " (use computed, none or MEAN,STD)");
-                }
-                return new Normalization(ImageTransform.IMAGENET_MEAN, ImageTransform.IMAGENET_STD);
-            default: {
-                float[][] p = pairs(text, channels);
-                return new Normalization(p[0], p[1]);
-            }
-        }
-    }
-
-    /** Parses MEAN,STD[;MEAN,STD...] into {means, stds} of {@code channels} (a single pair is repeated; -1: as given). */
-    private static float[][] pairs(String t, int channels) {
-        String[] parts = t.split(";", -1);
-        if (channels > 0 && parts.length != 1 && parts.length != channels) {
-            throw new IllegalArgumentException("--normalize gives " + parts.length + " MEAN,STD pairs; the network takes " + channels
-                    + " channels (give one pair for all, or one per channel)");
-        }
-        int n = channels > 0 ? channels : parts.length;
-        float[] mean = new float[n], std = new float[n];
-        for (int i = 0; i < parts.length; i++) {
-            String[] ms = parts[i].split(",", -1);
-            if (ms.length != 2) {
-                throw new IllegalArgumentException("--normalize must be " + SYNTAX + ", got '" + t + "'");
-            }
-            float m, sd;
-            try {
-                m = Float.parseFloat(ms[0].strip());
-                sd = Float.parseFloat(ms[1].strip());
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("--normalize must be " + SYNTAX + " with decimal numbers, got '" + t + "'");
-            }
-            if (!Float.isFinite(m) || !Float.isFinite(sd) || !(sd > 0)) {
-                throw new IllegalArgumentException("--normalize needs a finite MEAN and a finite, positive STD, got '" + parts[i].strip() + "'");
-            }
-            mean[i] = m;
-            std[i] = sd;
-        }
-        if (parts.length == 1) {
-            Arrays.fill(mean, mean[0]);
-            Arrays.fill(std, std[0]);
-        }
-        return new float[][] {mean, std};
+        if (text.equals("computed")) return Normalization.compute(trainSplit.get());
+        return Normalization.parse(text, channels);
     }
 
     /** The normalisation written as {@code --normalize} takes it, one pair per channel. */

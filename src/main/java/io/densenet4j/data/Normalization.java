@@ -111,6 +111,61 @@ public record Normalization(float[] mean, float[] std) {
         return new Normalization(mean, std);
     }
 
+    /** What {@link #parse} takes. */
+    public static final String SYNTAX = "imagenet|none|MEAN,STD[;MEAN,STD...]";
+
+    /**
+     * A normalisation written as the CLI's {@code --normalize} takes it: {@code imagenet}
+     * (torchvision's ImageNet mean/std, 3 channels only), {@code none} (mean 0, std 1), {@code MEAN,STD}
+     * for every channel, or {@code MEAN,STD;MEAN,STD;...} one pair per channel.
+     *
+     * @param spec     the text
+     * @param channels C, or -1 to check the syntax only (a pair list then gives as many channels as pairs)
+     * @throws IllegalArgumentException one sentence naming the bad part
+     */
+    public static Normalization parse(String spec, int channels) {
+        String t = spec.strip();
+        switch (t.toLowerCase(java.util.Locale.ROOT)) {
+            case "none": return identity(Math.max(1, channels));
+            case "imagenet":
+                if (channels != 3 && channels != -1) {
+                    throw new IllegalArgumentException("--normalize imagenet is for 3-channel (RGB) input; this network takes " + channels
+                            + " channel" + (channels == 1 ? "" : "s") + " (use computed, none or MEAN,STD)");
+                }
+                return new Normalization(io.densenet4j.image.ImageTransform.IMAGENET_MEAN, io.densenet4j.image.ImageTransform.IMAGENET_STD);
+            default:
+                break;
+        }
+        String[] parts = t.split(";", -1);
+        if (channels > 0 && parts.length != 1 && parts.length != channels) {
+            throw new IllegalArgumentException("--normalize gives " + parts.length + " MEAN,STD pairs; the network takes " + channels
+                    + " channels (give one pair for all, or one per channel)");
+        }
+        int n = channels > 0 ? channels : parts.length;
+        float[] mean = new float[n], std = new float[n];
+        for (int i = 0; i < parts.length; i++) {
+            String[] ms = parts[i].split(",", -1);
+            if (ms.length != 2) throw new IllegalArgumentException("--normalize must be computed|" + SYNTAX + ", got '" + t + "'");
+            float m, sd;
+            try {
+                m = Float.parseFloat(ms[0].strip());
+                sd = Float.parseFloat(ms[1].strip());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--normalize must be computed|" + SYNTAX + " with decimal numbers, got '" + t + "'");
+            }
+            if (!Float.isFinite(m) || !Float.isFinite(sd) || !(sd > 0)) {
+                throw new IllegalArgumentException("--normalize needs a finite MEAN and a finite, positive STD, got '" + parts[i].strip() + "'");
+            }
+            mean[i] = m;
+            std[i] = sd;
+        }
+        if (parts.length == 1) {
+            Arrays.fill(mean, mean[0]);
+            Arrays.fill(std, std[0]);
+        }
+        return new Normalization(mean, std);
+    }
+
     /** @return number of channels C */
     public int channels() {
         return mean.length;

@@ -247,8 +247,42 @@ public final class ImageDecoder {
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot read image file " + file + ": " + oneLine(e), e);
         }
-        String format = "image";
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+            return decodeStream(in, file.toString());
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read image file " + file + ": " + oneLine(e), e);
+        }
+    }
+
+    /**
+     * Decodes an encoded PNG or JPEG held in memory (e.g. a {@code binaryFile} row's content) and
+     * converts it to {@code mode}, as {@link #read(Path, ColorMode)} does a file.
+     *
+     * @param encoded the file's bytes
+     * @param name    what to call it in messages (e.g. its path)
+     * @return the image, (C, H, W) float32, values 0..255
+     * @throws IllegalArgumentException naming {@code name} if the bytes are empty or cannot be decoded
+     */
+    public static Image decode(byte[] encoded, String name, ColorMode mode) {
+        Objects.requireNonNull(encoded, "encoded");
+        Objects.requireNonNull(mode, "mode");
+        if (encoded.length == 0) throw new IllegalArgumentException("cannot read image file " + name + ": the file is empty");
+        BufferedImage bi;
+        try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(encoded))) {
+            bi = decodeStream(in, name);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read image file " + name + ": " + oneLine(e), e);
+        }
+        try {
+            return convert(bi, mode);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("cannot decode image file " + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static BufferedImage decodeStream(ImageInputStream in, String file) {
+        String format = "image";
+        try {
             if (in == null) {
                 throw new IllegalArgumentException("cannot read image file " + file + ": cannot open it");
             }
@@ -284,7 +318,7 @@ public final class ImageDecoder {
                 reader.dispose();
             }
         } catch (IllegalArgumentException e) {
-            if (e.getMessage() != null && e.getMessage().contains(file.toString())) {
+            if (e.getMessage() != null && e.getMessage().contains(file)) {
                 throw e;
             }
             throw new IllegalArgumentException("cannot decode " + format + " file " + file + ": " + oneLine(e), e);
