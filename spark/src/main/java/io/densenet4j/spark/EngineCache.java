@@ -1,0 +1,48 @@
+package io.densenet4j.spark;
+
+import io.densenet4j.DenseNetConfig;
+import io.densenet4j.Predictor;
+import io.densenet4j.io.ConfigJson;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One engine per (weights, config, device, dtype, threads) per JVM: an executor reads the
+ * weights once and builds its engine once, whatever the number of tasks and partitions; the
+ * engines are closed at JVM exit. {@link Predictor} calls are serialised, so the JVM's tasks share
+ * one engine per device, each batch using all its threads.
+ */
+public final class EngineCache {
+    private record Key(String weights, String config, String device, String dtype, int threads) {}
+
+    private static final Map<Key, Predictor> ENGINES = new ConcurrentHashMap<>();
+    private static final AtomicInteger CREATED = new AtomicInteger();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(EngineCache::closeAll, "densenet4j-engines-close"));
+    }
+
+    private EngineCache() {}
+
+    static Predictor engine(DenseNetClassifier.Settings s, String device) {
+        Key k = new Key(s.weights(), s.config(), device, s.dtype(), s.threads());
+        return ENGINES.computeIfAbsent(k, key -> {
+            DenseNetConfig cfg = key.config().isEmpty() ? null : ConfigJson.read(Path.of(key.config()));
+            Predictor p = Predictor.load(Path.of(key.weights()), cfg, new Predictor.Options(key.device(), key.threads(), key.dtype()));
+            CREATED.incrementAndGet();
+            return p;
+        });
+    }
+
+    /** How many engines this JVM has created (tests: one per executor JVM and setting). */
+    public static int enginesCreated() { return CREATED.get(); }
+
+    /** Closes every cached engine (also run at JVM exit). */
+    public static void closeAll() {
+        ENGINES.values().forEach(Predictor::close);
+        ENGINES.clear();
+    }
+}

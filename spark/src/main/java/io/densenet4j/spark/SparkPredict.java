@@ -1,0 +1,136 @@
+package io.densenet4j.spark;
+
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.concat_ws;
+
+/**
+ * {@code predict}: classifies every PNG/JPEG under a folder with Spark, one output row per image
+ * ({@code path, top1, top1_prob, topk, topk_prob, error}). Runs in local mode
+ * ({@code scripts/densenet4j-spark predict --master local[2] ...}) or under {@code spark-submit --class
+ * io.densenet4j.spark.SparkPredict densenet4j-spark.jar predict ...} on a cluster (the master then
+ * comes from spark-submit). Exit 0 on success, 2 with one line on stderr for bad input.
+ */
+public final class SparkPredict {
+    static final String USAGE = "usage: predict --weights W --images DIR --out OUT [--master M] [--format parquet|csv] [--top K] [--batch N]"
+            + " [--config C.json] [--device auto|cpu|cuda[:I]] [--dtype T] [--threads T] [--resize S] [--crop S] [--normalize N]"
+            + " [--on-error null|fail]";
+
+    private SparkPredict() {}
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command and returns its exit code. */
+    public static int run(String... args) {
+        Map<String, String> o;
+        try {
+            o = parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("densenet4j-spark: error: " + e.getMessage());
+            return 2;
+        }
+        if (o.containsKey("help")) {
+            System.out.println(USAGE);
+            return 0;
+        }
+        SparkSession.Builder b = SparkSession.builder().appName("densenet4j predict");
+        if (o.containsKey("master")) b = b.master(o.get("master"));
+        else if (System.getProperty("spark.master") == null) b = b.master("local[*]");
+        SparkSession spark = b.getOrCreate();
+        try {
+            long t0 = System.nanoTime();
+            Dataset<Row> files = spark.read().format("binaryFile").option("recursiveFileLookup", "true")
+                    .option("pathGlobFilter", "*.{jpg,jpeg,png,JPG,JPEG,PNG}").load(o.get("images"));
+            DenseNetClassifier c = new DenseNetClassifier().setWeightsPath(o.get("weights")).setInputCol("content")
+                    .setTopK(Integer.parseInt(o.getOrDefault("top", "5"))).setBatchSize(Integer.parseInt(o.getOrDefault("batch", "32")))
+                    .setDevice(o.getOrDefault("device", "auto")).setDtype(o.getOrDefault("dtype", "fp32"))
+                    .setThreads(Integer.parseInt(o.getOrDefault("threads", "0"))).setOnError(o.getOrDefault("on-error", "null"))
+                    .setResize(Integer.parseInt(o.getOrDefault("resize", "256"))).setCrop(Integer.parseInt(o.getOrDefault("crop", "224")))
+                    .setNormalize(o.getOrDefault("normalize", "imagenet"));
+            if (o.containsKey("config")) c.setConfigPath(o.get("config"));
+            Dataset<Row> out = c.transform(files).select("path", "top1", "top1_prob", "topk", "topk_prob", "error");
+            String format = o.getOrDefault("format", "parquet");
+            if (format.equals("csv")) {
+                out = out.withColumn("topk", concat_ws(";", col("topk").cast("array<string>")))
+                        .withColumn("topk_prob", concat_ws(";", col("topk_prob").cast("array<string>")));
+                out.write().mode("overwrite").option("header", "true").csv(o.get("out"));
+            } else {
+                out.write().mode("overwrite").parquet(o.get("out"));
+            }
+            Dataset<Row> written = format.equals("csv") ? spark.read().option("header", "true").csv(o.get("out")) : spark.read().parquet(o.get("out"));
+            long n = written.count();
+            long failed = written.filter(new Column("error").isNotNull()).count();
+            double secs = (System.nanoTime() - t0) / 1e9;
+            System.out.println(String.format(Locale.ROOT, "densenet4j-spark: %d images in %.1f s (%.1f img/s), %d unreadable -> %s",
+                    n, secs, n / secs, failed, o.get("out")));
+            return 0;
+        } catch (IllegalArgumentException e) {
+            System.err.println("densenet4j-spark: error: " + oneLine(e.getMessage()));
+            return 2;
+        } catch (RuntimeException e) {
+            Throwable root = e;
+            while (root.getCause() != null) root = root.getCause();
+            if (root instanceof IllegalArgumentException || root instanceof io.densenet4j.io.WeightsException
+                    || root instanceof io.densenet4j.DenseNetException) {
+                System.err.println("densenet4j-spark: error: " + oneLine(root.getMessage()));
+                return 2;
+            }
+            throw e;
+        } finally {
+            spark.stop();
+        }
+    }
+
+    static String oneLine(String s) {
+        if (s == null) return "(no message)";
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    static Map<String, String> parse(String[] args) {
+        if (args.length == 0) throw new IllegalArgumentException("no command; " + USAGE);
+        if (args[0].equals("--help") || args[0].equals("-h")) return Map.of("help", "");
+        if (!args[0].equals("predict")) throw new IllegalArgumentException("unknown command '" + args[0] + "'; " + USAGE);
+        List<String> known = List.of("master", "weights", "images", "out", "format", "top", "batch", "config", "device", "dtype", "threads",
+                "resize", "crop", "normalize", "on-error");
+        Map<String, String> o = new LinkedHashMap<>();
+        for (int i = 1; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--help") || a.equals("-h")) return Map.of("help", "");
+            if (!a.startsWith("--") || !known.contains(a.substring(2))) throw new IllegalArgumentException("unknown option '" + a + "'; " + USAGE);
+            if (i + 1 >= args.length) throw new IllegalArgumentException(a + " needs a value");
+            o.put(a.substring(2), args[++i]);
+        }
+        for (String need : List.of("weights", "images", "out")) {
+            if (!o.containsKey(need)) throw new IllegalArgumentException("--" + need + " is required; " + USAGE);
+        }
+        if (!Files.isRegularFile(Path.of(o.get("weights")))) throw new IllegalArgumentException("--weights " + o.get("weights") + ": no such file");
+        if (!Files.isDirectory(Path.of(o.get("images")))) throw new IllegalArgumentException("--images " + o.get("images") + ": not a folder");
+        String f = o.getOrDefault("format", "parquet");
+        if (!f.equals("parquet") && !f.equals("csv")) throw new IllegalArgumentException("--format must be parquet or csv, got '" + f + "'");
+        for (String num : List.of("top", "batch", "threads", "resize", "crop")) {
+            if (!o.containsKey(num)) continue;
+            try {
+                int v = Integer.parseInt(o.get(num));
+                if (v < (num.equals("threads") || num.equals("resize") ? 0 : 1)) throw new NumberFormatException();
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--" + num + " must be a " + (num.equals("threads") || num.equals("resize") ? "non-negative" : "positive")
+                        + " integer, got '" + o.get(num) + "'");
+            }
+        }
+        return o;
+    }
+}

@@ -1,0 +1,207 @@
+package io.densenet4j.spark;
+
+import io.densenet4j.DenseNet;
+import io.densenet4j.DenseNetConfig;
+import io.densenet4j.DenseNets;
+import io.densenet4j.Initializers;
+import io.densenet4j.Predictor;
+import io.densenet4j.image.ColorMode;
+import io.densenet4j.image.ImageDecoder;
+import io.densenet4j.image.ImageTransform;
+import io.densenet4j.io.SafeTensors;
+import io.densenet4j.io.StateDict;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The transformer in Spark local[2] against direct Predictor calls (issue 11). */
+class DenseNetClassifierTest {
+    static SparkSession spark;
+    static final Path GOLDEN = Path.of("../../shared/golden");
+    static final Path IMAGES = Path.of("../../shared/images");
+
+    @BeforeAll
+    static void start() {
+        spark = SparkSession.builder().master("local[2]").appName("densenet4j-test").config("spark.ui.enabled", "false")
+                .config("spark.sql.shuffle.partitions", "2").getOrCreate();
+    }
+
+    @AfterAll
+    static void stop() {
+        if (spark != null) spark.stop();
+        EngineCache.closeAll();
+    }
+
+    static final DenseNetConfig CFG = DenseNets.densenetBC(10, 4, 3, 5);
+
+    static Path weights(Path dir) {
+        Path w = dir.resolve("bc10.safetensors");
+        SafeTensors.write(w, Initializers.torchvision(new DenseNet(CFG), 9), Map.of());
+        return w;
+    }
+
+    static Path png(Path file, int seed, int w, int h) throws Exception {
+        BufferedImage im = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        SplittableRandom r = new SplittableRandom(seed);
+        for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) im.setRGB(x, y, r.nextInt(1 << 24));
+        Files.createDirectories(file.getParent());
+        javax.imageio.ImageIO.write(im, "png", file.toFile());
+        return file;
+    }
+
+    static Dataset<Row> files(Path dir) {
+        return spark.read().format("binaryFile").option("pathGlobFilter", "*.{png,jpg}").load(dir.toString()).repartition(2);
+    }
+
+    DenseNetClassifier classifier(Path w) {
+        return new DenseNetClassifier().setWeightsPath(w.toString()).setResize(40).setCrop(32).setBatchSize(3).setTopK(3)
+                .setLogitsCol("logits").setDevice("cpu").setThreads(1);
+    }
+
+    @Test
+    void logitsEqualDirectForwardAndTheEngineIsBuiltOncePerJvm(@TempDir Path dir) throws Exception {
+        Path w = weights(dir);
+        for (int i = 0; i < 7; i++) png(dir.resolve("img").resolve("i" + i + ".png"), i, 40 + 3 * i, 44);
+        int before = EngineCache.enginesCreated();
+        List<Row> rows = classifier(w).transform(files(dir.resolve("img"))).select("path", "logits", "top1", "topk", "error").collectAsList();
+        assertEquals(7, rows.size());
+        ImageTransform tf = ImageTransform.builder().resize(40).crop(32).normalize(ImageTransform.IMAGENET_MEAN, ImageTransform.IMAGENET_STD).build();
+        try (Predictor p = Predictor.create(CFG, Initializers.torchvision(new DenseNet(CFG), 9), new Predictor.Options("cpu", 1))) {
+            for (Row r : rows) {
+                Path f = Path.of(java.net.URI.create(r.getString(0)));
+                float[] want = p.forward(tf.apply(ImageDecoder.read(f, ColorMode.RGB)), 1, 32, 32);
+                List<Float> got = r.getList(1);
+                assertEquals(5, got.size());
+                int argmax = 0;
+                for (int j = 0; j < 5; j++) {
+                    assertEquals(want[j], got.get(j), 1e-5, f + " logit " + j);
+                    if (want[j] > want[argmax]) argmax = j;
+                }
+                assertEquals(argmax, r.getInt(2), f.toString());
+                assertEquals(3, r.getList(3).size());
+                assertNull(r.get(4));
+            }
+        }
+        // a second job with the same settings reuses the engine: one engine per (weights, settings) per JVM
+        classifier(w).transform(files(dir.resolve("img"))).count();
+        assertEquals(before + 1, EngineCache.enginesCreated(), "engines created in this (driver = executor) JVM");
+    }
+
+    @Test
+    void goldenPhotosGetPredictsTopOne() throws Exception {
+        Assumptions.assumeTrue(Files.exists(GOLDEN.resolve("densenet121.pth")), "golden files absent");
+        List<Row> rows = new DenseNetClassifier().setWeightsPath(GOLDEN.resolve("densenet121.pth").toString()).setDevice("cpu").setThreads(2)
+                .transform(files(IMAGES)).select("path", "top1").collectAsList();
+        assertTrue(rows.size() >= 2, "the golden photos: " + rows.size());
+        ImageTransform tf = ImageTransform.imagenet();
+        try (Predictor p = Predictor.load(GOLDEN.resolve("densenet121.pth"), DenseNets.densenet121(), new Predictor.Options("cpu", 2))) {
+            for (Row r : rows) {
+                float[] l = p.forward(tf.apply(ImageDecoder.read(Path.of(java.net.URI.create(r.getString(0))))), 1, 224, 224);
+                int best = 0;
+                for (int j = 1; j < l.length; j++) if (l[j] > l[best]) best = j;
+                assertEquals(best, r.getInt(1), r.getString(0));
+            }
+        }
+    }
+
+    @Test
+    void emptyPartitionsAndAnEmptyFolderWork(@TempDir Path dir) throws Exception {
+        Path w = weights(dir);
+        png(dir.resolve("one").resolve("a.png"), 1, 40, 40);
+        Dataset<Row> one = spark.read().format("binaryFile").load(dir.resolve("one").toString()).repartition(4);  // 3 empty partitions
+        assertEquals(1, classifier(w).transform(one).filter("error is null and top1 is not null").count());
+        Files.createDirectories(dir.resolve("empty"));
+        Dataset<Row> none = spark.read().format("binaryFile").schema(one.schema()).load(dir.resolve("empty").toString());
+        assertEquals(0, classifier(w).transform(none).count());
+    }
+
+    @Test
+    void aCorruptImageFailsAloneWithOnErrorNullAndTheJobWithFail(@TempDir Path dir) throws Exception {
+        Path w = weights(dir);
+        for (int i = 0; i < 4; i++) png(dir.resolve("mix").resolve("ok" + i + ".png"), i, 40, 40);
+        Files.writeString(dir.resolve("mix").resolve("zz-corrupt.png"), "not a png");
+        List<Row> rows = classifier(w).setOnError("null").transform(files(dir.resolve("mix"))).select("path", "top1", "error").collectAsList();
+        assertEquals(5, rows.size());
+        for (Row r : rows) {
+            if (r.getString(0).endsWith("zz-corrupt.png")) {
+                assertNull(r.get(1));
+                assertTrue(r.getString(2).contains("zz-corrupt.png"), r.getString(2));
+            } else {
+                assertNotNull(r.get(1), r.getString(0));
+                assertNull(r.get(2));
+            }
+        }
+        Exception e = assertThrows(Exception.class, () -> classifier(w).setOnError("fail").transform(files(dir.resolve("mix"))).count());
+        Throwable root = e;
+        while (root.getCause() != null) root = root.getCause();
+        assertTrue(String.valueOf(root.getMessage()).contains("zz-corrupt.png"), "names the file: " + root);
+    }
+
+    @Test
+    void saveAndLoadRoundTripTheParams(@TempDir Path dir) throws Exception {
+        DenseNetClassifier c = new DenseNetClassifier().setWeightsPath("/some/w.pth").setTopK(7).setBatchSize(64).setDevice("cuda:1")
+                .setOnError("null").setNormalize("0.5,0.25").setLogitsCol("lg");
+        c.write().save(dir.resolve("stage").toString());
+        DenseNetClassifier back = DenseNetClassifier.load(dir.resolve("stage").toString());
+        assertEquals(c.uid(), back.uid());
+        assertEquals("/some/w.pth", back.getOrDefault(back.weightsPath()));
+        assertEquals(7, back.getOrDefault(back.topK()));
+        assertEquals(64, back.getOrDefault(back.batchSize()));
+        assertEquals("cuda:1", back.getOrDefault(back.device()));
+        assertEquals("null", back.getOrDefault(back.onError()));
+        assertEquals("0.5,0.25", back.getOrDefault(back.normalize()));
+        assertEquals("lg", back.getOrDefault(back.logitsCol()));
+        // and in a Pipeline
+        org.apache.spark.ml.Pipeline pipe = new org.apache.spark.ml.Pipeline().setStages(new org.apache.spark.ml.PipelineStage[] {c});
+        pipe.write().save(dir.resolve("pipe").toString());
+        assertEquals(1, org.apache.spark.ml.Pipeline.load(dir.resolve("pipe").toString()).getStages().length);
+    }
+
+    @Test
+    void badSettingsAreRefusedOnTheDriver(@TempDir Path dir) throws Exception {
+        png(dir.resolve("x").resolve("a.png"), 1, 40, 40);
+        Dataset<Row> df = files(dir.resolve("x"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new DenseNetClassifier().transform(df)).getMessage().contains("weightsPath"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new DenseNetClassifier().setWeightsPath("w").setInputCol("nope").transform(df))
+                .getMessage().contains("inputCol 'nope'"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new DenseNetClassifier().setWeightsPath("w").setInputCol("path").transform(df))
+                .getMessage().contains("must be binary"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new DenseNetClassifier().setWeightsPath("w").setOnError("skip").transform(df))
+                .getMessage().contains("onError"));
+    }
+
+    @Test
+    void theRunnerWritesOneRowPerImage(@TempDir Path dir) throws Exception {
+        Path w = weights(dir);
+        for (int i = 0; i < 3; i++) png(dir.resolve("imgs").resolve("p" + i + ".png"), i, 40, 40);
+        Files.writeString(dir.resolve("imgs").resolve("bad.png"), "x");
+        assertEquals(0, SparkPredict.run("predict", "--weights", w.toString(), "--images", dir.resolve("imgs").toString(), "--out",
+                dir.resolve("out").toString(), "--format", "csv", "--top", "2", "--batch", "2", "--resize", "40", "--crop", "32", "--device", "cpu"));
+        SparkSession s = SparkSession.builder().master("local[2]").config("spark.ui.enabled", "false").getOrCreate();
+        spark = s;  // the runner stopped the shared session
+        List<Row> rows = s.read().option("header", "true").csv(dir.resolve("out").toString()).collectAsList();
+        assertEquals(4, rows.size());
+        assertEquals(List.of("path", "top1", "top1_prob", "topk", "topk_prob", "error"), List.of(rows.get(0).schema().fieldNames()));
+        assertEquals(1, rows.stream().filter(r -> r.getString(5) != null).count(), "the unreadable file has its error");
+        assertEquals(2, SparkPredict.run("predict", "--weights", w.toString(), "--images", dir.resolve("nope").toString(), "--out", "o"));
+        assertEquals(2, SparkPredict.run("predict", "--weights", w.toString(), "--images", dir.toString(), "--out", "o", "--format", "json"));
+    }
+}
