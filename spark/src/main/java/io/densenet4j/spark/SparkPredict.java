@@ -54,6 +54,7 @@ public final class SparkPredict {
             long t0 = System.nanoTime();
             Dataset<Row> files = spark.read().format("binaryFile").option("recursiveFileLookup", "true")
                     .option("pathGlobFilter", "*.{jpg,jpeg,png,JPG,JPEG,PNG}").load(o.get("images"));
+            int partitions = files.rdd().getNumPartitions();
             DenseNetClassifier c = new DenseNetClassifier().setWeightsPath(o.get("weights")).setInputCol("content")
                     .setTopK(Integer.parseInt(o.getOrDefault("top", "5"))).setBatchSize(Integer.parseInt(o.getOrDefault("batch", "32")))
                     .setDevice(o.getOrDefault("device", "auto")).setDtype(o.getOrDefault("dtype", "fp32"))
@@ -74,8 +75,8 @@ public final class SparkPredict {
             long n = written.count();
             long failed = written.filter(new Column("error").isNotNull()).count();
             double secs = (System.nanoTime() - t0) / 1e9;
-            System.out.println(String.format(Locale.ROOT, "densenet4j-spark: %d images in %.1f s (%.1f img/s), %d unreadable -> %s",
-                    n, secs, n / secs, failed, o.get("out")));
+            System.out.println(String.format(Locale.ROOT, "densenet4j-spark: %d images in %.1f s (%.1f img/s), %d unreadable, %d partitions -> %s",
+                    n, secs, n / secs, failed, partitions, o.get("out")));
             return 0;
         } catch (IllegalArgumentException e) {
             System.err.println("densenet4j-spark: error: " + oneLine(e.getMessage()));
