@@ -268,7 +268,8 @@ public final class ImageDecoder {
         Objects.requireNonNull(mode, "mode");
         if (encoded.length == 0) throw new IllegalArgumentException("cannot read image file " + name + ": the file is empty");
         BufferedImage bi;
-        try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(encoded))) {
+        // in memory: ImageIO.createImageInputStream on a stream would cache it in a temporary file
+        try (ImageInputStream in = new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(encoded))) {
             bi = decodeStream(in, name);
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot read image file " + name + ": " + oneLine(e), e);

@@ -224,24 +224,37 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
             List<float[]> images = new ArrayList<>(s.batch());
             List<Integer> good = new ArrayList<>(s.batch());
             String[] errors = new String[s.batch()];
+            io.densenet4j.Predictor p = EngineCache.engine(s, taskDevice(s.device()));
+            // On the CPU a forward uses every core it was given; decoders in the JVM's other tasks
+            // sharing those cores would slow its OpenMP team about 2x (measured), so decoding
+            // (shared) pauses while a forward (exclusive) runs. A GPU forward leaves the cores free.
+            boolean cpu = p.device().startsWith("cpu");
+            java.util.concurrent.locks.ReadWriteLock cores = EngineCache.cpuCores();
             while (rows.size() < s.batch() && in.hasNext()) {
                 Row r = in.next();
                 int i = rows.size();
                 rows.add(r);
+                if (cpu) cores.readLock().lock();
                 try {
                     images.add(tf.apply(decode(r)));
                     good.add(i);
                 } catch (RuntimeException e) {
                     if (!s.nullOnError()) throw new IllegalArgumentException(e.getMessage(), e);
                     errors[i] = e.getMessage();
+                } finally {
+                    if (cpu) cores.readLock().unlock();
                 }
             }
             float[] logits = null;
-            int classes = 0;
+            int classes = p.numClasses();
             if (!images.isEmpty()) {
-                io.densenet4j.Predictor p = EngineCache.engine(s, taskDevice(s.device()));
-                classes = p.numClasses();
-                logits = p.forward(ImageTransform.stack(images), images.size(), s.crop(), s.crop());
+                float[] input = ImageTransform.stack(images);
+                if (cpu) cores.writeLock().lock();
+                try {
+                    logits = p.forward(input, images.size(), s.crop(), s.crop());
+                } finally {
+                    if (cpu) cores.writeLock().unlock();
+                }
             }
             int g = 0;
             for (int i = 0; i < rows.size(); i++) {

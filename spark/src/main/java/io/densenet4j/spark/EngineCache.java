@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * One engine per (weights, config, device, dtype, threads) per JVM: an executor reads the
@@ -20,6 +22,7 @@ public final class EngineCache {
 
     private static final Map<Key, Predictor> ENGINES = new ConcurrentHashMap<>();
     private static final AtomicInteger CREATED = new AtomicInteger();
+    private static final ReadWriteLock CPU_CORES = new ReentrantReadWriteLock(true);
 
     static {
         Runtime.getRuntime().addShutdownHook(new Thread(EngineCache::closeAll, "densenet4j-engines-close"));
@@ -36,6 +39,13 @@ public final class EngineCache {
             return p;
         });
     }
+
+    /**
+     * The JVM's CPU cores as a fair read-write lock: decoding in any number of tasks holds it
+     * shared, a CPU engine's forward holds it exclusively (so its threads have the cores to
+     * themselves).
+     */
+    static ReadWriteLock cpuCores() { return CPU_CORES; }
 
     /** How many engines this JVM has created (tests: one per executor JVM and setting). */
     public static int enginesCreated() { return CREATED.get(); }

@@ -1,6 +1,5 @@
 package io.densenet4j.spark;
 
-import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -11,6 +10,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+
+import org.apache.spark.sql.functions;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.concat_ws;
@@ -72,8 +73,9 @@ public final class SparkPredict {
                 out.write().mode("overwrite").parquet(o.get("out"));
             }
             Dataset<Row> written = format.equals("csv") ? spark.read().option("header", "true").csv(o.get("out")) : spark.read().parquet(o.get("out"));
-            long n = written.count();
-            long failed = written.filter(new Column("error").isNotNull()).count();
+            Row counts = written.agg(functions.count(functions.lit(1)), functions.count(col("error"))).first();  // one job
+            long n = counts.getLong(0);
+            long failed = counts.getLong(1);
             double secs = (System.nanoTime() - t0) / 1e9;
             System.out.println(String.format(Locale.ROOT, "densenet4j-spark: %d images in %.1f s (%.1f img/s), %d unreadable, %d partitions -> %s",
                     n, secs, n / secs, failed, partitions, o.get("out")));
