@@ -23,6 +23,11 @@ void native_bytes_reset_peak();
 std::string version_string();
 /** Backends usable on this machine, comma-separated: "cpu" or "cpu,cuda". */
 std::string available_devices();
+/** Whether this CPU runs dtype bf16 (it has AVX512_BF16, which oneDNN's bf16 kernels use). */
+bool cpu_bf16_supported();
+/** The CPU's instruction sets as oneDNN uses them, one line: e.g. "oneDNN ISA avx512_core_bf16;
+ *  fp32 matmuls avx512_core, bf16 matmuls avx512_core_bf16". */
+std::string cpu_isa_info();
 
 /** Where libdensenet4j_cuda.so.1 lies (the Java side extracts it from the linux-x86_64-gpu jar);
  *  without a call, it is looked for next to this library, then on the library path. Must come

@@ -67,7 +67,9 @@ public:
     virtual std::string describe() const = 0;
 };
 
-std::unique_ptr<Backend> make_cpu_backend(const Plan& plan, const WeightStore::Impl& weights, int threads);
+/** dtype fp32, or bf16 (bf16 matmuls with fp32 accumulation; AVX512_BF16 CPUs only, refused elsewhere). */
+std::unique_ptr<Backend> make_cpu_backend(const Plan& plan, const WeightStore::Impl& weights, int threads,
+                                          const std::string& dtype = "fp32");
 
 /** Where each plan buffer lives in one arena for a batch of n: buffers whose lifetimes
  *  (first to last op naming them) overlap never share bytes; the others may. */

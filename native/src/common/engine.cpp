@@ -5,6 +5,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "../cpu/kernels.h"
 #include "../cuda/cuda_entry.h"
 #include "backend.h"
 #include "cuda_loader.h"
@@ -167,8 +168,9 @@ Engine::Engine(const std::string& plan_text, WeightStore* weights, const std::st
     auto i = std::make_unique<Impl>();
     i->in_c = plan.in_c;
     if (device == "cpu") {
-        DN_CHECK(options.empty() || options == "dtype=fp32", "device cpu runs fp32 only (options '", options, "')");
-        i->backend = make_cpu_backend(plan, *weights->impl, threads);
+        DN_CHECK(options.empty() || options == "dtype=fp32" || options == "dtype=bf16",
+                 "device cpu runs fp32 or bf16 (options '", options, "')");
+        i->backend = make_cpu_backend(plan, *weights->impl, threads, options == "dtype=bf16" ? "bf16" : "fp32");
     } else if (cuda_index(device) >= 0) {
         CudaRuntime rt = cuda_runtime_for(device);
         std::string opts = options + " device=" + std::to_string(rt.index);
@@ -208,5 +210,29 @@ std::string version_string() {
 }
 
 std::string available_devices() { return cuda_available() ? "cpu,cuda" : "cpu"; }
+
+bool cpu_bf16_supported() { return cpu::cpu_has_bf16(); }
+
+std::string cpu_isa_info() {
+    // the implementations oneDNN picks for a small matmul in each precision (names like brg_matmul:avx512_core)
+    auto impl = [](dnnl::memory::data_type t) -> std::string {
+        try {
+            dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+            dnnl::memory::desc a({64, 64}, t, dnnl::memory::format_tag::ab);
+            dnnl::memory::desc d({64, 64}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::ab);
+            std::string s = dnnl::matmul::primitive_desc(eng, a, a, d).impl_info_str();
+            size_t colon = s.find(':');
+            return colon == std::string::npos ? s : s.substr(colon + 1);
+        } catch (const std::exception&) {
+            return "none";
+        }
+    };
+    std::string out = std::string("fp32 matmuls ") + impl(dnnl::memory::data_type::f32);
+    if (cpu::cpu_has_bf16())
+        out += ", bf16 matmuls " + impl(dnnl::memory::data_type::bf16);
+    else
+        out += ", bf16 unsupported (no AVX512_BF16)";
+    return out;
+}
 
 }  // namespace dn4j

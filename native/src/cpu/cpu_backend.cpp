@@ -11,6 +11,10 @@
 //    conv below runs instead);
 //  - any other k x k conv writes a dense scratch when its destination is a channel slice
 //    (oneDNN's strided convolutions fall back to a reference kernel) and it is copied in.
+// With dtype bf16 (AVX512_BF16 CPUs only) the two matmuls that carry nearly all the FLOPs run
+// in bf16 with fp32 accumulation: the 1x1 prologue writes its chunk in bf16, the Winograd
+// input transform writes V in bf16, and their weights are rounded to bf16 once at load. The
+// activation buffers, BatchNorm, the stem conv, pooling, the head and its softmax stay fp32.
 #include <omp.h>
 
 #include <algorithm>
@@ -53,6 +57,10 @@ struct Ctx {
 struct Needs {
     size_t scratchpad_bytes = 0, chunk_floats = 0, tmp_floats = 0;
 };
+
+/** A Buffer's floats seen as `count` bf16 values: float storage, so tracked as every buffer is. */
+inline size_t bf16_floats(size_t count) { return (count + 1) / 2; }
+inline bf16_t* as_bf16(float* p) { return reinterpret_cast<bf16_t*>(p); }
 
 dnnl::primitive_attr make_attr(bool relu) {
     dnnl::primitive_attr attr;
@@ -221,11 +229,17 @@ enum class WinogradMode { off, automatic, always };
 // too short for the matmul and oneDNN's direct conv is faster: then that runs instead.
 class WinogradConv : public Op {
 public:
-    WinogradConv(ConvSpec s, WinogradMode mode)
-        : src_(s.src), dst_(s.dst), cin_(s.cin), cout_(s.cout), relu_(s.relu), mode_(mode), u_(transformed(s)),
-          direct_(std::move(s)) {
+    WinogradConv(ConvSpec s, WinogradMode mode, bool bf16)
+        : src_(s.src), dst_(s.dst), cin_(s.cin), cout_(s.cout), relu_(s.relu), bf16_(bf16), mode_(mode),
+          u_(transformed(s)), direct_(std::move(s)) {
         zeros_.resize(cin_);
         fill(zeros_.data(), cin_, 0.0f);
+        if (bf16_) {  // U rounded once; the float32 U is no longer needed
+            size_t count = static_cast<size_t>(16) * cin_ * cout_;
+            Buffer ub(bf16_floats(count));
+            to_bf16(u_.data(), static_cast<int64_t>(count), as_bf16(ub.data()));
+            u_ = std::move(ub);
+        }
     }
 
     void prepare(Ctx& c, Needs& needs) override {
@@ -248,7 +262,8 @@ public:
         chunk_ = (tiles_ + nch - 1) / nch;
         chunks_ = (tiles_ + chunk_ - 1) / chunk_;
         // +16 floats: the 16 planes of V and M, a multiple of 4 KiB apart, would share L1 sets
-        ldv_ = chunk_ * cin_ + 16;
+        // (V's elements are bf16 with dtype bf16: +32 of them, the same 64 bytes)
+        ldv_ = chunk_ * cin_ + (bf16_ ? 32 : 16);
         ldm_ = chunk_ * cout_ + 16;
         full_ = make(c, chunk_);
         int64_t rem = tiles_ - (chunks_ - 1) * chunk_;
@@ -256,7 +271,8 @@ public:
         size_t sp = std::max(full_.pd.scratchpad_desc().get_size(),
                              tail_.prim ? tail_.pd.scratchpad_desc().get_size() : size_t{0});
         sp_stride_ = (sp + 63) / 64 * 64;
-        per_thread_ = (static_cast<size_t>(16) * (ldv_ + ldm_) + 15) / 16 * 16;
+        v_floats_ = bf16_ ? bf16_floats(static_cast<size_t>(16) * ldv_) : static_cast<size_t>(16) * ldv_;
+        per_thread_ = (v_floats_ + static_cast<size_t>(16) * ldm_ + 15) / 16 * 16;
         needs.scratchpad_bytes = std::max(needs.scratchpad_bytes, sp_stride_ * threads_);
         needs.chunk_floats = std::max(needs.chunk_floats, per_thread_ * threads_);
         streams_.clear();
@@ -277,12 +293,15 @@ public:
         {
             int t = omp_get_thread_num();
             float* v = c.chunk + t * per_thread_;
-            float* m = v + 16 * ldv_;
+            float* m = v + v_floats_;
             char* sp = static_cast<char*>(c.scratchpad) + t * sp_stride_;
 #pragma omp for schedule(static)
             for (int64_t ch = 0; ch < chunks_; ch++) {
                 int64_t t0 = ch * chunk_, len = std::min(chunk_, tiles_ - t0);
-                winograd_input(src, h, w, cin_, t0, len, zeros_.data(), v, ldv_);
+                if (bf16_)
+                    winograd_input_bf16(src, h, w, cin_, t0, len, zeros_.data(), as_bf16(v), ldv_);
+                else
+                    winograd_input(src, h, w, cin_, t0, len, zeros_.data(), v, ldv_);
                 Gemm& g = len == chunk_ ? full_ : tail_;
                 g.prim.execute(streams_[t], {{DNNL_ARG_SRC, memory(g.pd.src_desc(), c.eng, v)},
                                              {DNNL_ARG_WEIGHTS, memory(g.pd.weights_desc(), c.eng, u_.data())},
@@ -296,7 +315,7 @@ public:
     std::string describe() const override {
         if (prepared_ && !use_) return direct_.describe() + " (few tiles for winograd)";
         std::ostringstream os;
-        os << "conv3x3/1 winograd F(2x2,3x3) " << src_.decl.name << " -> " << dst_.decl.name << ":" << dst_.off
+        os << "conv3x3/1 winograd F(2x2,3x3)" << (bf16_ ? " bf16" : "") << " " << src_.decl.name << " -> " << dst_.decl.name << ":" << dst_.off
            << ":" << dst_.len << ", " << chunks_ << " chunks of " << chunk_ << " tiles ["
            << (full_.prim ? full_.pd.impl_info_str() : "not prepared") << "]";
         return os.str();
@@ -313,8 +332,9 @@ private:
 
     // 16 independent (m x Cin) @ (Cin x Cout) products, one per transformed tile point.
     Gemm make(Ctx& c, int64_t m) {
-        auto src_md = memory::desc({16, m, cin_}, dt::f32, memory::dims{ldv_, cin_, 1});
-        auto w_md = memory::desc({16, cin_, cout_}, dt::f32, tag::abc);
+        dt in = bf16_ ? dt::bf16 : dt::f32;
+        auto src_md = memory::desc({16, m, cin_}, in, memory::dims{ldv_, cin_, 1});
+        auto w_md = memory::desc({16, cin_, cout_}, in, tag::abc);
         auto dst_md = memory::desc({16, m, cout_}, dt::f32, memory::dims{ldm_, cout_, 1});
         Gemm g;
         g.pd = dnnl::matmul::primitive_desc(c.eng, src_md, w_md, dst_md, make_attr(false));
@@ -324,14 +344,14 @@ private:
 
     View src_, dst_;
     int cin_, cout_;
-    bool relu_;
+    bool relu_, bf16_;
     WinogradMode mode_;
     Buffer u_, zeros_;
     DirectConv direct_;  // the batch sizes with few tiles
     bool prepared_ = false, use_ = false;
     int threads_ = 1;
     int64_t tiles_ = 0, chunk_ = 0, chunks_ = 0, ldv_ = 0, ldm_ = 0;
-    size_t per_thread_ = 0, sp_stride_ = 0;
+    size_t per_thread_ = 0, sp_stride_ = 0, v_floats_ = 0;
     Gemm full_, tail_;
     std::vector<dnnl::stream> streams_;
 };
@@ -339,7 +359,7 @@ private:
 // ------------------------------------------------------------------ 1x1 conv with fused prologue
 class PointwiseConv : public Op {
 public:
-    PointwiseConv(const Plan& p, const PlanOp& op, const WeightStore::Impl& w)
+    PointwiseConv(const Plan& p, const PlanOp& op, const WeightStore::Impl& w, bool bf16)
         : src_(view(p, op, "src")), dst_(view(p, op, "dst")), line_(op.line) {
         DN_CHECK(op.integer("stride", 1) == 1 && op.integer("pad", 0) == 0, "plan line ", line_,
                  ": a 1x1 conv takes stride 1 and no padding");
@@ -372,6 +392,14 @@ public:
             std::copy(a.scale.begin(), a.scale.end(), in_scale_.data());
             std::copy(a.shift.begin(), a.shift.end(), in_shift_.data());
         }
+        // bf16 where a prologue writes the matmul's input (every DenseNet 1x1 conv); weights rounded once
+        bf16_ = bf16 && in_scale_.size() != 0;
+        if (bf16_) {
+            size_t count = static_cast<size_t>(cin_) * cout_;
+            Buffer wb(bf16_floats(count));
+            to_bf16(wt_.data(), static_cast<int64_t>(count), as_bf16(wb.data()));
+            wt_ = std::move(wb);
+        }
     }
 
     void prepare(Ctx& c, Needs& needs) override {
@@ -383,7 +411,8 @@ public:
             int64_t t = std::max<int64_t>(64, target / cin_);
             int64_t nch = (rows_ + t - 1) / t;
             chunk_ = std::min<int64_t>(rows_, ((rows_ + nch - 1) / nch + 7) / 8 * 8);
-            needs.chunk_floats = std::max(needs.chunk_floats, static_cast<size_t>(chunk_ * cin_));
+            size_t count = static_cast<size_t>(chunk_ * cin_);
+            needs.chunk_floats = std::max(needs.chunk_floats, bf16_ ? bf16_floats(count) : count);
         } else {
             chunk_ = rows_;
         }
@@ -401,7 +430,14 @@ public:
             int64_t len = std::min(chunk_, rows_ - r0);
             const float* a = src + r0 * ldx;
             auto tp = std::chrono::steady_clock::now();
-            if (in_scale_.size()) {
+            if (bf16_) {
+                if (pool_)
+                    bn_relu_avgpool2_rows_bf16(src, src_.decl.h, src_.decl.w, ldx, dst_.decl.h, dst_.decl.w, r0, len,
+                                               cin_, in_scale_.data(), in_shift_.data(), as_bf16(c.chunk));
+                else
+                    bn_relu_rows_bf16(a, ldx, len, cin_, in_scale_.data(), in_shift_.data(), as_bf16(c.chunk), cin_);
+                a = c.chunk;
+            } else if (in_scale_.size()) {
                 if (pool_)
                     bn_relu_avgpool2_rows(src, src_.decl.h, src_.decl.w, ldx, dst_.decl.h, dst_.decl.w, r0, len, cin_,
                                           in_scale_.data(), in_shift_.data(), c.chunk);
@@ -425,15 +461,16 @@ public:
         std::ostringstream os;
         os << "conv1x1 " << src_.decl.name << ":" << src_.off << ":" << src_.len << " -> " << dst_.decl.name << ":"
            << dst_.off << ":" << dst_.len << (in_scale_.size() ? " bn-relu" : "") << (pool_ ? "-avgpool2" : "")
-           << " prologue (" << 1000 * prologue_s_ << " ms in all), chunk " << chunk_ << " of " << rows_ << " rows ["
+           << (bf16_ ? " (bf16)" : "") << " prologue (" << 1000 * prologue_s_ << " ms in all), chunk " << chunk_ << " of " << rows_ << " rows ["
            << (full_.prim ? full_.pd.impl_info_str() : "not prepared") << "]";
         return os.str();
     }
 
 private:
     Gemm make(Ctx& c, int64_t m, Needs& needs) {
-        auto src_md = memory::desc({m, cin_}, dt::f32, memory::dims{lda_, 1});
-        auto w_md = memory::desc({cin_, cout_}, dt::f32, tag::ab);
+        dt in = bf16_ ? dt::bf16 : dt::f32;
+        auto src_md = memory::desc({m, cin_}, in, memory::dims{lda_, 1});
+        auto w_md = memory::desc({cin_, cout_}, in, tag::ab);
         auto dst_md = memory::desc({m, cout_}, dt::f32, memory::dims{dst_.decl.c, 1});
         Gemm g;
         if (bias_.size()) {
@@ -449,7 +486,7 @@ private:
 
     View src_, dst_;
     int line_, cin_, cout_;
-    bool pool_, relu_;
+    bool pool_, relu_, bf16_ = false;
     int64_t rows_ = 0, chunk_ = 0, lda_ = 0;
     double prologue_s_ = 0;
     Buffer wt_, bias_, in_scale_, in_shift_;
@@ -522,7 +559,7 @@ private:
 // ------------------------------------------------------------------ the backend
 class CpuBackend : public Backend {
 public:
-    CpuBackend(const Plan& plan, const WeightStore::Impl& w, int threads) : plan_(plan) {
+    CpuBackend(const Plan& plan, const WeightStore::Impl& w, int threads, bool bf16) : plan_(plan), bf16_(bf16) {
         threads_ = threads > 0 ? threads : omp_get_num_procs();
         op_seconds_.assign(plan.ops.size(), 0.0);
         // DN4J_WINOGRAD=0: oneDNN's direct convolution for 3x3 convs too (for comparison);
@@ -537,12 +574,12 @@ public:
                 ops_.push_back(std::make_unique<ToNhwc>(plan, op));
             } else if (op.type == "conv") {
                 if (op.integer("k") == 1) {
-                    ops_.push_back(std::make_unique<PointwiseConv>(plan, op, w));
+                    ops_.push_back(std::make_unique<PointwiseConv>(plan, op, w, bf16));
                     continue;
                 }
                 ConvSpec s = conv_spec(plan, op, w);
                 if (winograd != WinogradMode::off && s.k == 3 && s.stride == 1 && s.pad == 1)
-                    ops_.push_back(std::make_unique<WinogradConv>(std::move(s), winograd));
+                    ops_.push_back(std::make_unique<WinogradConv>(std::move(s), winograd, bf16));
                 else
                     ops_.push_back(std::make_unique<DirectConv>(std::move(s)));
             } else if (op.type == "maxpool") {
@@ -617,7 +654,8 @@ public:
 
     std::string describe() const override {
         std::ostringstream os;
-        os << "cpu backend, " << threads_ << " threads, batch " << ctx_.n << ", arena "
+        os << "cpu backend, " << (bf16_ ? "bf16 matmuls (fp32 accumulation), " : "fp32, ") << threads_
+           << " threads, batch " << ctx_.n << ", arena "
            << mem_.arena_floats * 4 << " bytes\n";
         for (size_t i = 0; i < ops_.size(); i++) {
             os << "  " << ops_[i]->describe();
@@ -658,6 +696,7 @@ private:
     }
 
     Plan plan_;
+    bool bf16_;
     int threads_;
     int classes_ = 0;
     // DN4J_PROFILE=1: time every op (with a stream wait after each), reported by describe()
@@ -674,10 +713,17 @@ private:
 }  // namespace
 }  // namespace cpu
 
-std::unique_ptr<Backend> make_cpu_backend(const Plan& plan, const WeightStore::Impl& weights, int threads) {
+std::unique_ptr<Backend> make_cpu_backend(const Plan& plan, const WeightStore::Impl& weights, int threads,
+                                          const std::string& dtype) {
     // OpenMP with thousands of threads fails inside the runtime (crashes, not errors)
     DN_CHECK(threads >= 0 && threads <= kMaxThreads, "threads must be from 0 (all cores) to ", kMaxThreads, ", got ", threads);
-    return std::make_unique<cpu::CpuBackend>(plan, weights, threads);
+    DN_CHECK(dtype == "fp32" || dtype == "bf16", "the CPU backend runs fp32 or bf16, not ", dtype);
+    // Refused rather than run slowly: without AVX512_BF16, oneDNN emulates bf16 matmuls at
+    // below fp32 speed, so bf16 would cost accuracy and buy nothing.
+    DN_CHECK(dtype != "bf16" || cpu::cpu_has_bf16(),
+             "dtype bf16 on the CPU needs AVX512_BF16 (Intel Cooper Lake / Sapphire Rapids, AMD Zen 4 or newer), "
+             "which this CPU lacks; use fp32");
+    return std::make_unique<cpu::CpuBackend>(plan, weights, threads, dtype == "bf16");
 }
 
 }  // namespace dn4j

@@ -183,6 +183,90 @@ struct TileIter {
     }
 };
 
+
+// bf16 stores: AVX512_BF16's VCVTNEPS2BF16 (round to nearest even, NaN kept) on 16 lanes,
+// the scalar to_bf16 for the rest. Only called where cpu_has_bf16() (bf16 is refused elsewhere).
+#ifdef DN_AVX512
+#define DN_TARGET_BF16 __attribute__((target("avx512f,avx512bf16,avx512vl")))
+DN_TARGET_BF16 inline void store_bf16(bf16_t* p, __m512 v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
+}
+
+DN_TARGET_BF16 void bn_relu_row_bf16(const float* x, int C, const float* s, const float* b, bf16_t* a) {
+    int c = 0;
+    __m512 zero = _mm512_setzero_ps();
+    for (; c + 16 <= C; c += 16)
+        store_bf16(a + c, _mm512_mask_max_ps(zero, 0xffff, zero, _mm512_fmadd_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps(s + c),
+                                                                _mm512_loadu_ps(b + c))));
+    for (; c < C; c++) a[c] = to_bf16(std::max(0.0f, x[c] * s[c] + b[c]));
+}
+
+DN_TARGET_BF16 void bn_relu_pool_row_bf16(const float* x0, const float* x1, const float* x2, const float* x3, int C,
+                                          const float* s, const float* b, bf16_t* a) {
+    int c = 0;
+    __m512 zero = _mm512_setzero_ps(), q = _mm512_set1_ps(0.25f);
+    for (; c + 16 <= C; c += 16) {
+        __m512 sc = _mm512_loadu_ps(s + c), sh = _mm512_loadu_ps(b + c);
+        __m512 v0 = _mm512_mask_max_ps(zero, 0xffff, zero, _mm512_fmadd_ps(_mm512_loadu_ps(x0 + c), sc, sh));
+        __m512 v1 = _mm512_mask_max_ps(zero, 0xffff, zero, _mm512_fmadd_ps(_mm512_loadu_ps(x1 + c), sc, sh));
+        __m512 v2 = _mm512_mask_max_ps(zero, 0xffff, zero, _mm512_fmadd_ps(_mm512_loadu_ps(x2 + c), sc, sh));
+        __m512 v3 = _mm512_mask_max_ps(zero, 0xffff, zero, _mm512_fmadd_ps(_mm512_loadu_ps(x3 + c), sc, sh));
+        store_bf16(a + c, _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(v0, v1), _mm512_add_ps(v2, v3)), q));
+    }
+    for (; c < C; c++) {
+        float v0 = std::max(0.0f, x0[c] * s[c] + b[c]), v1 = std::max(0.0f, x1[c] * s[c] + b[c]);
+        float v2 = std::max(0.0f, x2[c] * s[c] + b[c]), v3 = std::max(0.0f, x3[c] * s[c] + b[c]);
+        a[c] = to_bf16(((v0 + v1) + (v2 + v3)) * 0.25f);
+    }
+}
+
+DN_TARGET_BF16 void wino_in_tile16_bf16(const float* const* p, int C, bf16_t* v, int64_t ldv) {
+    for (int c = 0; c < C; c += 16) {
+        __m512 d[16], t[16];
+        for (int k = 0; k < 16; k++) d[k] = _mm512_loadu_ps(p[k] + c);
+        for (int j = 0; j < 4; j++) {
+            t[j] = _mm512_sub_ps(d[j], d[8 + j]);
+            t[4 + j] = _mm512_add_ps(d[4 + j], d[8 + j]);
+            t[8 + j] = _mm512_sub_ps(d[8 + j], d[4 + j]);
+            t[12 + j] = _mm512_sub_ps(d[4 + j], d[12 + j]);
+        }
+        bf16_t* w = v + c;
+        for (int i = 0; i < 4; i++) {
+            store_bf16(w + (4 * i + 0) * ldv, _mm512_sub_ps(t[4 * i], t[4 * i + 2]));
+            store_bf16(w + (4 * i + 1) * ldv, _mm512_add_ps(t[4 * i + 1], t[4 * i + 2]));
+            store_bf16(w + (4 * i + 2) * ldv, _mm512_sub_ps(t[4 * i + 2], t[4 * i + 1]));
+            store_bf16(w + (4 * i + 3) * ldv, _mm512_sub_ps(t[4 * i + 1], t[4 * i + 3]));
+        }
+    }
+}
+#else
+void bn_relu_row_bf16(const float* x, int C, const float* s, const float* b, bf16_t* a) {
+    for (int c = 0; c < C; c++) a[c] = to_bf16(std::max(0.0f, x[c] * s[c] + b[c]));
+}
+void bn_relu_pool_row_bf16(const float* x0, const float* x1, const float* x2, const float* x3, int C, const float* s,
+                           const float* b, bf16_t* a) {
+    for (int c = 0; c < C; c++) {
+        float v0 = std::max(0.0f, x0[c] * s[c] + b[c]), v1 = std::max(0.0f, x1[c] * s[c] + b[c]);
+        float v2 = std::max(0.0f, x2[c] * s[c] + b[c]), v3 = std::max(0.0f, x3[c] * s[c] + b[c]);
+        a[c] = to_bf16(((v0 + v1) + (v2 + v3)) * 0.25f);
+    }
+}
+#endif
+
+// The generic tile transform for a channel count that is not a multiple of 16: the float32
+// transform into a stack block, then rounded.
+void wino_in_tile_bf16(const float* const* p, int C, bf16_t* v, int64_t ldv) {
+    float t[16 * 64];
+    for (int c0 = 0; c0 < C; c0 += 64) {
+        int n = std::min(64, C - c0);
+        const float* q[16];
+        for (int k = 0; k < 16; k++) q[k] = p[k] + c0;
+        wino_in_tile(q, n, t, 64);
+        for (int a = 0; a < 16; a++)
+            for (int c = 0; c < n; c++) v[a * ldv + c0 + c] = to_bf16(t[a * 64 + c]);
+    }
+}
+
 }  // namespace
 
 void bn_relu_rows(const float* x, int64_t ldx, int64_t rows, int C, const float* scale, const float* shift,
@@ -345,6 +429,68 @@ void winograd_output(const float* m, int64_t ldm, int H, int W, int C, int64_t t
 void fill(float* p, int64_t count, float v) {
 #pragma omp parallel for schedule(static) if (count > 65536)
     for (int64_t i = 0; i < count; i++) p[i] = v;
+}
+
+bool cpu_has_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__)
+    static const bool yes = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vl");
+    return yes;
+#else
+    return false;
+#endif
+}
+
+void to_bf16(const float* src, int64_t count, bf16_t* dst) {
+#pragma omp parallel for schedule(static) if (!nested() && count > 65536)
+    for (int64_t i = 0; i < count; i++) dst[i] = to_bf16(src[i]);
+}
+
+void bn_relu_rows_bf16(const float* x, int64_t ldx, int64_t rows, int C, const float* scale, const float* shift,
+                       bf16_t* a, int64_t lda) {
+#pragma omp parallel for schedule(static) if (!nested() && rows * C > 16384)
+    for (int64_t r = 0; r < rows; r++) bn_relu_row_bf16(x + r * ldx, C, scale, shift, a + r * lda);
+}
+
+void bn_relu_avgpool2_rows_bf16(const float* x, int H, int W, int64_t ldx, int Ho, int Wo, int64_t p0,
+                                int64_t rows, int C, const float* scale, const float* shift, bf16_t* a) {
+#pragma omp parallel for schedule(static) if (!nested() && rows * C > 8192)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t p = p0 + r;
+        int64_t img = p / (static_cast<int64_t>(Ho) * Wo);
+        int64_t rem = p % (static_cast<int64_t>(Ho) * Wo);
+        int oy = static_cast<int>(rem / Wo), ox = static_cast<int>(rem % Wo);
+        const float* base = x + ((img * H + 2 * oy) * W + 2 * ox) * ldx;
+        bn_relu_pool_row_bf16(base, base + ldx, base + W * ldx, base + (W + 1) * ldx, C, scale, shift, a + r * C);
+    }
+}
+
+void winograd_input_bf16(const float* src, int H, int W, int C, int64_t t0, int64_t len, const float* zeros,
+                         bf16_t* v, int64_t ldv) {
+    bool wide = C % 16 == 0;
+    TileIter it(t0, H, W);
+    for (int64_t k = 0; k < len; k++, it.next()) {
+        const float* img = src + it.img * H * W * C;
+        int y0 = 2 * it.ty - 1, x0 = 2 * it.tx - 1;
+        const float* p[16];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) {
+                int y = y0 + i, x = x0 + j;
+                p[4 * i + j] = y >= 0 && y < H && x >= 0 && x < W ? img + (static_cast<int64_t>(y) * W + x) * C : zeros;
+            }
+        for (int y = y0 + 4; y < y0 + 6 && y < H; y++) {
+            int x = x0 + 2, cols = std::min(2, W - x);
+            const char* b = reinterpret_cast<const char*>(img + (static_cast<int64_t>(y) * W + x) * C);
+            for (int64_t o = 0; o < int64_t{4} * C * cols; o += 64) __builtin_prefetch(b + o, 0, 3);
+        }
+#ifdef DN_AVX512
+        if (wide) {
+            wino_in_tile16_bf16(p, C, v + k * C, ldv);
+            continue;
+        }
+#endif
+        (void)wide;
+        wino_in_tile_bf16(p, C, v + k * C, ldv);
+    }
 }
 
 }  // namespace dn4j::cpu

@@ -36,6 +36,40 @@ void bn_relu_gap(const float* x, int64_t n, int64_t HW, int C, int64_t ldx, cons
 
 void fill(float* p, int64_t count, float v);
 
+// ---- bf16 (the CPU's --dtype bf16): the same loops writing bfloat16 (round to nearest even,
+// NaN kept NaN, as torch's float -> bfloat16 conversion), for oneDNN's bf16 matmuls.
+using bf16_t = uint16_t;
+
+/** Whether this CPU has AVX512_BF16 (the bf16 dot products oneDNN's bf16 kernels use). */
+bool cpu_has_bf16();
+
+/** float32 -> bfloat16, round to nearest even (NaN stays a quiet NaN). */
+inline bf16_t to_bf16(float f) {
+    uint32_t u;
+    __builtin_memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<bf16_t>((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return static_cast<bf16_t>(u >> 16);
+}
+inline float from_bf16(bf16_t b) {
+    uint32_t u = static_cast<uint32_t>(b) << 16;
+    float f;
+    __builtin_memcpy(&f, &u, 4);
+    return f;
+}
+/** dst[i] = to_bf16(src[i]). */
+void to_bf16(const float* src, int64_t count, bf16_t* dst);
+
+/** bn_relu_rows writing bf16. */
+void bn_relu_rows_bf16(const float* x, int64_t ldx, int64_t rows, int C, const float* scale, const float* shift,
+                       bf16_t* a, int64_t lda);
+/** bn_relu_avgpool2_rows writing bf16 (the pool in float32, then one rounding). */
+void bn_relu_avgpool2_rows_bf16(const float* x, int H, int W, int64_t ldx, int Ho, int Wo, int64_t p0,
+                                int64_t rows, int C, const float* scale, const float* shift, bf16_t* a);
+/** winograd_input writing bf16 (the transform in float32, then one rounding). */
+void winograd_input_bf16(const float* src, int H, int W, int C, int64_t t0, int64_t len, const float* zeros,
+                         bf16_t* v, int64_t ldv);
+
 // Winograd F(2x2, 3x3) for a 3x3 conv, stride 1, pad 1 (Lavin & Gray 2016), NHWC. Output
 // tiles are 2x2, numbered t = (i * th + ty) * tw + tx with th = ceil(H/2), tw = ceil(W/2);
 // a = 4 * row + col indexes the 16 points of a transformed tile. The tile functions run in the

@@ -13,9 +13,13 @@ import java.util.regex.Pattern;
  * line per JVM), {@code cpu}, {@code cuda} or {@code cuda:INDEX}.
  *
  * <p>Precisions ({@code dtype}) of the CUDA backend: {@code fp32} (true fp32, no TF32: the
- * reference, and the only one on the CPU), {@code tf32} (fp32 tensors, TF32 tensor-core
- * convolutions), {@code fp16} and {@code bf16} (activations and weights in half precision,
- * BatchNorm parameters and all accumulation in fp32).
+ * reference), {@code tf32} (fp32 tensors, TF32 tensor-core convolutions), {@code fp16} and
+ * {@code bf16} (activations and weights in half precision, BatchNorm parameters and all
+ * accumulation in fp32). The CPU backend runs {@code fp32} and, for inference on CPUs with
+ * AVX512_BF16, {@code bf16}: the 1x1 and Winograd 3x3 convolution matmuls in bf16 with fp32
+ * accumulation (weights rounded to bf16 once at load, each conv's input rounded where its
+ * BN-ReLU prologue writes it); activation buffers, BatchNorm, the stem conv, pooling and the
+ * classifier in fp32.
  */
 public final class Devices {
     private static final Logger LOG = Logger.getLogger(Devices.class.getName());
@@ -66,7 +70,7 @@ public final class Devices {
         if (training) trainOptions("cuda", dtype);  // the spelling first
         else checkDtype(dtype);
         String d = resolveQuietly(requested);
-        if (d.equals("cpu") && !dtype.equals("fp32")) {
+        if (d.equals("cpu") && !dtype.equals("fp32") && !(dtype.equals("bf16") && !training)) {
             if (requested.equals("auto")) {
                 throw new IllegalArgumentException("dtype " + dtype + " needs CUDA, and device auto found none: " + NativeLibrary.cudaInfo());
             }
@@ -130,13 +134,19 @@ public final class Devices {
     /**
      * The native backend options for {@code dtype} on {@code device} (already resolved).
      *
-     * @throws IllegalArgumentException for a reduced precision on the CPU
+     * @throws IllegalArgumentException for tf32 or fp16 on the CPU, or bf16 on a CPU without AVX512_BF16
      */
     public static String options(String device, String dtype) {
         checkDtype(dtype);
         if (device.equals("cpu")) {
+            if (dtype.equals("bf16")) {
+                if (!NativeLibrary.cpuBf16Supported()) {
+                    throw new IllegalArgumentException("dtype bf16 on the CPU needs AVX512_BF16 (Intel Cooper Lake or Sapphire Rapids, AMD Zen 4 or newer), which this CPU lacks; use fp32");
+                }
+                return "dtype=bf16";
+            }
             if (!dtype.equals("fp32")) {
-                throw new IllegalArgumentException("dtype " + dtype + " runs on CUDA only; the CPU backend computes in fp32");
+                throw new IllegalArgumentException("dtype " + dtype + " runs on CUDA only; the CPU backend computes in fp32 or bf16");
             }
             return "";
         }

@@ -22,8 +22,9 @@ import java.util.Map;
  * <p>Weights are copied into native memory once; for each input size a plan is compiled and
  * its buffers are allocated on first use and reused for every later batch of that size.
  *
- * <p>Devices: the CPU (oneDNN) or an NVIDIA GPU (cuDNN; {@link Options#dtype()} picks fp32, tf32,
- * fp16 or bf16 there). On the GPU a batch size's first call also captures the whole forward in
+ * <p>Devices: the CPU (oneDNN; {@link Options#dtype()} picks fp32 or, on CPUs with AVX512_BF16,
+ * bf16) or an NVIDIA GPU (cuDNN; fp32, tf32, fp16 or bf16). CPU bf16 logits agree with fp32 to a
+ * relative L2 error of about 4e-3 (the golden densenet121 photos; see the README's accuracy table). On the GPU a batch size's first call also captures the whole forward in
  * a CUDA Graph, which later calls of that size replay.
  *
  * <p>Thread safety: a Predictor may be shared between threads; its calls are serialised
@@ -40,7 +41,9 @@ public final class Predictor implements AutoCloseable {
      * @param device  {@code auto} (the default: CUDA where available, else CPU, with one log line),
      *                {@code cpu}, {@code cuda} or {@code cuda:INDEX} (see {@link Devices})
      * @param threads CPU threads per batch; 0 means all cores; at most {@link #MAX_THREADS}
-     * @param dtype   {@code fp32} (default; true fp32), or on CUDA {@code tf32}, {@code fp16}, {@code bf16}
+     * @param dtype   {@code fp32} (default; true fp32); {@code bf16} on CUDA, or on a CPU with AVX512_BF16 (the
+     *                convolution matmuls in bf16 with fp32 accumulation, see {@link Devices}); on CUDA also
+     *                {@code tf32}, {@code fp16}
      */
     public record Options(String device, int threads, String dtype) {
         public Options {
@@ -92,7 +95,7 @@ public final class Predictor implements AutoCloseable {
      * @throws io.densenet4j.io.WeightsMismatchException naming the network, what the weights look like and the first
      *         mismatching key ({@code details()} lists every missing, unexpected and mis-shaped key)
      * @throws DeviceUnavailableException if {@code cuda} is asked for and cannot run here (the message says what is missing)
-     * @throws IllegalArgumentException   for a reduced precision ({@code tf32}, {@code fp16}, {@code bf16}) on the CPU
+     * @throws IllegalArgumentException   for {@code tf32} or {@code fp16} on the CPU, or {@code bf16} on a CPU without AVX512_BF16
      * @throws DenseNetException if the native library cannot load
      */
     public static Predictor create(DenseNetConfig config, StateDict weights, Options options) {

@@ -49,6 +49,8 @@ public class NativeCore {
     public static native void native_bytes_reset_peak();
     public static native @StdString String version_string();
     public static native @StdString String available_devices();
+    public static native @Cast("bool") boolean cpu_bf16_supported();
+    public static native @StdString String cpu_isa_info();
     public static native void set_cuda_library(@StdString String path);
     public static native @Cast("bool") boolean cuda_available();
     public static native int cuda_device_count();

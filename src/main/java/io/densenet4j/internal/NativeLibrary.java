@@ -88,6 +88,12 @@ public final class NativeLibrary {
         return gpuJar;
     }
 
+    /** Whether the CPU backend runs dtype bf16 here (the CPU has AVX512_BF16). */
+    public static boolean cpuBf16Supported() { return call(NativeCore::cpu_bf16_supported); }
+
+    /** One line: the instruction sets oneDNN's fp32 and bf16 matmuls use on this CPU. */
+    public static String cpuIsaInfo() { return call(NativeCore::cpu_isa_info); }
+
     /** Usable CUDA devices (compute capability 8.0 or newer); 0 when CUDA cannot run here. */
     public static int cudaDeviceCount() { return call(NativeCore::cuda_device_count); }
 

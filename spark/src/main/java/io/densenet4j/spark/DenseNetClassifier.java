@@ -83,7 +83,7 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
         crop = new IntParam(this, "crop", "centre crop side (>= 1)");
         normalize = new Param<>(this, "normalize", Normalization.SYNTAX);
         device = new Param<>(this, "device", "auto (the task's GPU, else densenet4j's choice), cpu, cuda or cuda:INDEX");
-        dtype = new Param<>(this, "dtype", "fp32, or on CUDA tf32, fp16 or bf16");
+        dtype = new Param<>(this, "dtype", "fp32 or bf16 (CPU with AVX512_BF16, or CUDA), or on CUDA tf32 or fp16");
         threads = new IntParam(this, "threads", "CPU threads per engine, 0 (all cores) to 1024");
         onError = new Param<>(this, "onError", "fail (the task fails naming the file) or null (null results and an error message)");
         setDefault(configPath, "");
