@@ -24,7 +24,7 @@ import java.util.Map;
  *
  * <p>Devices: the CPU (oneDNN; {@link Options#dtype()} picks fp32 or, on CPUs with AVX512_BF16,
  * bf16) or an NVIDIA GPU (cuDNN; fp32, tf32, fp16 or bf16). CPU bf16 logits agree with fp32 to a
- * relative L2 error of about 4e-3 (the golden densenet121 photos; see the README's accuracy table). On the GPU a batch size's first call also captures the whole forward in
+ * relative L2 error of 2.4e-3 to 3.3e-3 on the golden cases (README, section "CPU bf16"). On the GPU a batch size's first call also captures the whole forward in
  * a CUDA Graph, which later calls of that size replay.
  *
  * <p>Thread safety: a Predictor may be shared between threads; its calls are serialised
