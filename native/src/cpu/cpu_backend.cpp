@@ -721,7 +721,7 @@ std::unique_ptr<Backend> make_cpu_backend(const Plan& plan, const WeightStore::I
     // Refused rather than run slowly: without AVX512_BF16, oneDNN emulates bf16 matmuls at
     // below fp32 speed, so bf16 would cost accuracy and buy nothing.
     DN_CHECK(dtype != "bf16" || cpu::cpu_has_bf16(),
-             "dtype bf16 on the CPU needs AVX512_BF16 (Intel Cooper Lake / Sapphire Rapids, AMD Zen 4 or newer), "
+             "dtype bf16 on the CPU needs AVX512_BF16 (Intel Cooper Lake or Sapphire Rapids, AMD Zen 4 or newer), "
              "which this CPU lacks; use fp32");
     return std::make_unique<cpu::CpuBackend>(plan, weights, threads, dtype == "bf16");
 }

@@ -184,40 +184,50 @@ struct TileIter {
 };
 
 
-// bf16 stores: AVX512_BF16's VCVTNEPS2BF16 (round to nearest even, NaN kept) on 16 lanes,
-// the scalar to_bf16 for the rest. Only called where cpu_has_bf16() (bf16 is refused elsewhere).
+// bf16 rows: AVX512_BF16's VCVTNEPS2BF16 (round to nearest even, NaN kept) on 16 lanes, the
+// scalar loops below (from channel c0) for the rest. Only called where cpu_has_bf16() (bf16 is
+// refused elsewhere).
+void bn_relu_row_bf16_from(int c0, const float* x, int C, const float* s, const float* b, bf16_t* a) {
+    for (int c = c0; c < C; c++) a[c] = to_bf16(std::max(0.0f, x[c] * s[c] + b[c]));
+}
+
+void bn_relu_pool_row_bf16_from(int c0, const float* x0, const float* x1, const float* x2, const float* x3, int C,
+                                const float* s, const float* b, bf16_t* a) {
+    for (int c = c0; c < C; c++) {
+        float v0 = std::max(0.0f, x0[c] * s[c] + b[c]), v1 = std::max(0.0f, x1[c] * s[c] + b[c]);
+        float v2 = std::max(0.0f, x2[c] * s[c] + b[c]), v3 = std::max(0.0f, x3[c] * s[c] + b[c]);
+        a[c] = to_bf16(((v0 + v1) + (v2 + v3)) * 0.25f);
+    }
+}
+
 #ifdef DN_AVX512
 #define DN_TARGET_BF16 __attribute__((target("avx512f,avx512bf16,avx512vl")))
 DN_TARGET_BF16 inline void store_bf16(bf16_t* p, __m512 v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
 }
 
+// max(0, x * s + b); the masked max because GCC 12 warns on the plain one
+DN_TARGET_BF16 inline __m512 bn_relu16(const float* x, __m512 s, __m512 b) {
+    __m512 zero = _mm512_setzero_ps();
+    return _mm512_mask_max_ps(zero, 0xffff, zero, _mm512_fmadd_ps(_mm512_loadu_ps(x), s, b));
+}
+
 DN_TARGET_BF16 void bn_relu_row_bf16(const float* x, int C, const float* s, const float* b, bf16_t* a) {
     int c = 0;
-    __m512 zero = _mm512_setzero_ps();
-    for (; c + 16 <= C; c += 16)
-        store_bf16(a + c, _mm512_mask_max_ps(zero, 0xffff, zero, _mm512_fmadd_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps(s + c),
-                                                                _mm512_loadu_ps(b + c))));
-    for (; c < C; c++) a[c] = to_bf16(std::max(0.0f, x[c] * s[c] + b[c]));
+    for (; c + 16 <= C; c += 16) store_bf16(a + c, bn_relu16(x + c, _mm512_loadu_ps(s + c), _mm512_loadu_ps(b + c)));
+    bn_relu_row_bf16_from(c, x, C, s, b, a);
 }
 
 DN_TARGET_BF16 void bn_relu_pool_row_bf16(const float* x0, const float* x1, const float* x2, const float* x3, int C,
                                           const float* s, const float* b, bf16_t* a) {
     int c = 0;
-    __m512 zero = _mm512_setzero_ps(), q = _mm512_set1_ps(0.25f);
     for (; c + 16 <= C; c += 16) {
         __m512 sc = _mm512_loadu_ps(s + c), sh = _mm512_loadu_ps(b + c);
-        __m512 v0 = _mm512_mask_max_ps(zero, 0xffff, zero, _mm512_fmadd_ps(_mm512_loadu_ps(x0 + c), sc, sh));
-        __m512 v1 = _mm512_mask_max_ps(zero, 0xffff, zero, _mm512_fmadd_ps(_mm512_loadu_ps(x1 + c), sc, sh));
-        __m512 v2 = _mm512_mask_max_ps(zero, 0xffff, zero, _mm512_fmadd_ps(_mm512_loadu_ps(x2 + c), sc, sh));
-        __m512 v3 = _mm512_mask_max_ps(zero, 0xffff, zero, _mm512_fmadd_ps(_mm512_loadu_ps(x3 + c), sc, sh));
-        store_bf16(a + c, _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(v0, v1), _mm512_add_ps(v2, v3)), q));
+        __m512 sum = _mm512_add_ps(_mm512_add_ps(bn_relu16(x0 + c, sc, sh), bn_relu16(x1 + c, sc, sh)),
+                                   _mm512_add_ps(bn_relu16(x2 + c, sc, sh), bn_relu16(x3 + c, sc, sh)));
+        store_bf16(a + c, _mm512_mul_ps(sum, _mm512_set1_ps(0.25f)));
     }
-    for (; c < C; c++) {
-        float v0 = std::max(0.0f, x0[c] * s[c] + b[c]), v1 = std::max(0.0f, x1[c] * s[c] + b[c]);
-        float v2 = std::max(0.0f, x2[c] * s[c] + b[c]), v3 = std::max(0.0f, x3[c] * s[c] + b[c]);
-        a[c] = to_bf16(((v0 + v1) + (v2 + v3)) * 0.25f);
-    }
+    bn_relu_pool_row_bf16_from(c, x0, x1, x2, x3, C, s, b, a);
 }
 
 DN_TARGET_BF16 void wino_in_tile16_bf16(const float* const* p, int C, bf16_t* v, int64_t ldv) {
@@ -241,15 +251,11 @@ DN_TARGET_BF16 void wino_in_tile16_bf16(const float* const* p, int C, bf16_t* v,
 }
 #else
 void bn_relu_row_bf16(const float* x, int C, const float* s, const float* b, bf16_t* a) {
-    for (int c = 0; c < C; c++) a[c] = to_bf16(std::max(0.0f, x[c] * s[c] + b[c]));
+    bn_relu_row_bf16_from(0, x, C, s, b, a);
 }
 void bn_relu_pool_row_bf16(const float* x0, const float* x1, const float* x2, const float* x3, int C, const float* s,
                            const float* b, bf16_t* a) {
-    for (int c = 0; c < C; c++) {
-        float v0 = std::max(0.0f, x0[c] * s[c] + b[c]), v1 = std::max(0.0f, x1[c] * s[c] + b[c]);
-        float v2 = std::max(0.0f, x2[c] * s[c] + b[c]), v3 = std::max(0.0f, x3[c] * s[c] + b[c]);
-        a[c] = to_bf16(((v0 + v1) + (v2 + v3)) * 0.25f);
-    }
+    bn_relu_pool_row_bf16_from(0, x0, x1, x2, x3, C, s, b, a);
 }
 #endif
 
@@ -267,6 +273,47 @@ void wino_in_tile_bf16(const float* const* p, int C, bf16_t* v, int64_t ldv) {
     }
 }
 
+
+// The transition prologue's rows: for output pixels [p0, p0 + rows) of an (N, Ho, Wo) grid,
+// row(r, top-left, top-right, bottom-left, bottom-right) with the four input rows of its window.
+template <typename Row>
+void pool_windows(const float* x, int H, int W, int64_t ldx, int Ho, int Wo, int64_t p0, int64_t rows, int C, Row row) {
+#pragma omp parallel for schedule(static) if (!nested() && rows * C > 8192)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t p = p0 + r;
+        int64_t img = p / (static_cast<int64_t>(Ho) * Wo);
+        int64_t rem = p % (static_cast<int64_t>(Ho) * Wo);
+        int oy = static_cast<int>(rem / Wo), ox = static_cast<int>(rem % Wo);
+        const float* base = x + ((img * H + 2 * oy) * W + 2 * ox) * ldx;
+        row(r, base, base + ldx, base + W * ldx, base + (W + 1) * ldx);
+    }
+}
+
+// Winograd input tiles [t0, t0 + len) of src (n, H, W, C): tile(k, p) with p[4 * row + col] the
+// 16 pixels of tile t0 + k (`zeros` outside the image), in the calling thread.
+template <typename Tile>
+void input_tiles(const float* src, int H, int W, int C, int64_t t0, int64_t len, const float* zeros, Tile tile) {
+    TileIter it(t0, H, W);
+    for (int64_t k = 0; k < len; k++, it.next()) {
+        const float* img = src + it.img * H * W * C;
+        int y0 = 2 * it.ty - 1, x0 = 2 * it.tx - 1;
+        const float* p[16];
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) {
+                int y = y0 + i, x = x0 + j;
+                p[4 * i + j] = y >= 0 && y < H && x >= 0 && x < W ? img + (static_cast<int64_t>(y) * W + x) * C : zeros;
+            }
+        // The two rows the next tile row adds, a tile row ahead: large inputs come from
+        // memory, and the hardware prefetcher alone leaves the loads waiting.
+        for (int y = y0 + 4; y < y0 + 6 && y < H; y++) {
+            int x = x0 + 2, cols = std::min(2, W - x);
+            const char* b = reinterpret_cast<const char*>(img + (static_cast<int64_t>(y) * W + x) * C);
+            for (int64_t o = 0; o < int64_t{4} * C * cols; o += 64) __builtin_prefetch(b + o, 0, 3);
+        }
+        tile(k, p);
+    }
+}
+
 }  // namespace
 
 void bn_relu_rows(const float* x, int64_t ldx, int64_t rows, int C, const float* scale, const float* shift,
@@ -277,16 +324,9 @@ void bn_relu_rows(const float* x, int64_t ldx, int64_t rows, int C, const float*
 
 void bn_relu_avgpool2_rows(const float* x, int H, int W, int64_t ldx, int Ho, int Wo, int64_t p0, int64_t rows,
                            int C, const float* scale, const float* shift, float* a) {
-    (void)H;
-#pragma omp parallel for schedule(static) if (!nested() && rows * C > 8192)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t p = p0 + r;
-        int64_t img = p / (static_cast<int64_t>(Ho) * Wo);
-        int64_t rem = p % (static_cast<int64_t>(Ho) * Wo);
-        int oy = static_cast<int>(rem / Wo), ox = static_cast<int>(rem % Wo);
-        const float* base = x + ((img * H + 2 * oy) * W + 2 * ox) * ldx;
-        bn_relu_pool_row(base, base + ldx, base + W * ldx, base + (W + 1) * ldx, C, scale, shift, a + r * C);
-    }
+    pool_windows(x, H, W, ldx, Ho, Wo, p0, rows, C, [&](int64_t r, const float* x0, const float* x1, const float* x2, const float* x3) {
+        bn_relu_pool_row(x0, x1, x2, x3, C, scale, shift, a + r * C);
+    });
 }
 
 void nchw_to_nhwc(const float* src, int64_t n, int C, int H, int W, float* dst) {
@@ -373,33 +413,12 @@ void winograd_weights(const float* w, int cout, int cin, float* u) {
 void winograd_input(const float* src, int H, int W, int C, int64_t t0, int64_t len, const float* zeros, float* v,
                     int64_t ldv) {
 #ifdef DN_AVX512
-    bool wide = C % 16 == 0 && have_avx512();
-#endif
-    TileIter it(t0, H, W);
-    for (int64_t k = 0; k < len; k++, it.next()) {
-        const float* img = src + it.img * H * W * C;
-        int y0 = 2 * it.ty - 1, x0 = 2 * it.tx - 1;
-        const float* p[16];
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) {
-                int y = y0 + i, x = x0 + j;
-                p[4 * i + j] = y >= 0 && y < H && x >= 0 && x < W ? img + (static_cast<int64_t>(y) * W + x) * C : zeros;
-            }
-        // The two rows the next tile row adds, a tile row ahead: large inputs come from
-        // memory, and the hardware prefetcher alone leaves the loads waiting.
-        for (int y = y0 + 4; y < y0 + 6 && y < H; y++) {
-            int x = x0 + 2, cols = std::min(2, W - x);
-            const char* b = reinterpret_cast<const char*>(img + (static_cast<int64_t>(y) * W + x) * C);
-            for (int64_t o = 0; o < int64_t{4} * C * cols; o += 64) __builtin_prefetch(b + o, 0, 3);
-        }
-#ifdef DN_AVX512
-        if (wide) {
-            wino_in_tile16(p, C, v + k * C, ldv);
-            continue;
-        }
-#endif
-        wino_in_tile(p, C, v + k * C, ldv);
+    if (C % 16 == 0 && have_avx512()) {
+        input_tiles(src, H, W, C, t0, len, zeros, [&](int64_t k, const float* const* p) { wino_in_tile16(p, C, v + k * C, ldv); });
+        return;
     }
+#endif
+    input_tiles(src, H, W, C, t0, len, zeros, [&](int64_t k, const float* const* p) { wino_in_tile(p, C, v + k * C, ldv); });
 }
 
 void winograd_output(const float* m, int64_t ldm, int H, int W, int C, int64_t t0, int64_t len, const float* bias,
@@ -453,44 +472,20 @@ void bn_relu_rows_bf16(const float* x, int64_t ldx, int64_t rows, int C, const f
 
 void bn_relu_avgpool2_rows_bf16(const float* x, int H, int W, int64_t ldx, int Ho, int Wo, int64_t p0,
                                 int64_t rows, int C, const float* scale, const float* shift, bf16_t* a) {
-#pragma omp parallel for schedule(static) if (!nested() && rows * C > 8192)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t p = p0 + r;
-        int64_t img = p / (static_cast<int64_t>(Ho) * Wo);
-        int64_t rem = p % (static_cast<int64_t>(Ho) * Wo);
-        int oy = static_cast<int>(rem / Wo), ox = static_cast<int>(rem % Wo);
-        const float* base = x + ((img * H + 2 * oy) * W + 2 * ox) * ldx;
-        bn_relu_pool_row_bf16(base, base + ldx, base + W * ldx, base + (W + 1) * ldx, C, scale, shift, a + r * C);
-    }
+    pool_windows(x, H, W, ldx, Ho, Wo, p0, rows, C, [&](int64_t r, const float* x0, const float* x1, const float* x2, const float* x3) {
+        bn_relu_pool_row_bf16(x0, x1, x2, x3, C, scale, shift, a + r * C);
+    });
 }
 
 void winograd_input_bf16(const float* src, int H, int W, int C, int64_t t0, int64_t len, const float* zeros,
                          bf16_t* v, int64_t ldv) {
-    bool wide = C % 16 == 0;
-    TileIter it(t0, H, W);
-    for (int64_t k = 0; k < len; k++, it.next()) {
-        const float* img = src + it.img * H * W * C;
-        int y0 = 2 * it.ty - 1, x0 = 2 * it.tx - 1;
-        const float* p[16];
-        for (int i = 0; i < 4; i++)
-            for (int j = 0; j < 4; j++) {
-                int y = y0 + i, x = x0 + j;
-                p[4 * i + j] = y >= 0 && y < H && x >= 0 && x < W ? img + (static_cast<int64_t>(y) * W + x) * C : zeros;
-            }
-        for (int y = y0 + 4; y < y0 + 6 && y < H; y++) {
-            int x = x0 + 2, cols = std::min(2, W - x);
-            const char* b = reinterpret_cast<const char*>(img + (static_cast<int64_t>(y) * W + x) * C);
-            for (int64_t o = 0; o < int64_t{4} * C * cols; o += 64) __builtin_prefetch(b + o, 0, 3);
-        }
 #ifdef DN_AVX512
-        if (wide) {
-            wino_in_tile16_bf16(p, C, v + k * C, ldv);
-            continue;
-        }
-#endif
-        (void)wide;
-        wino_in_tile_bf16(p, C, v + k * C, ldv);
+    if (C % 16 == 0) {
+        input_tiles(src, H, W, C, t0, len, zeros, [&](int64_t k, const float* const* p) { wino_in_tile16_bf16(p, C, v + k * C, ldv); });
+        return;
     }
+#endif
+    input_tiles(src, H, W, C, t0, len, zeros, [&](int64_t k, const float* const* p) { wino_in_tile_bf16(p, C, v + k * C, ldv); });
 }
 
 }  // namespace dn4j::cpu

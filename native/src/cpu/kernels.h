@@ -51,12 +51,6 @@ inline bf16_t to_bf16(float f) {
     u += 0x7fffu + ((u >> 16) & 1u);
     return static_cast<bf16_t>(u >> 16);
 }
-inline float from_bf16(bf16_t b) {
-    uint32_t u = static_cast<uint32_t>(b) << 16;
-    float f;
-    __builtin_memcpy(&f, &u, 4);
-    return f;
-}
 /** dst[i] = to_bf16(src[i]). */
 void to_bf16(const float* src, int64_t count, bf16_t* dst);
 

@@ -1,9 +1,9 @@
 package io.densenet4j;
 
-import io.densenet4j.data.ArrayDataset;
 import io.densenet4j.data.Datasets;
 import io.densenet4j.data.IdxDataset;
 import io.densenet4j.data.Normalization;
+import io.densenet4j.data.Subset;
 import io.densenet4j.internal.NativeLibrary;
 import io.densenet4j.io.StateDict;
 import io.densenet4j.io.Tensor;
@@ -21,7 +21,9 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.stream.IntStream;
 
+import static io.densenet4j.train.GoldenTrainingTest.relL2;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -37,16 +39,6 @@ class CpuBf16Test {
 
     static void needBf16() {
         Assumptions.assumeTrue(NativeLibrary.cpuBf16Supported(), "this CPU has no AVX512_BF16 (" + NativeLibrary.cpuIsaInfo() + ")");
-    }
-
-    static double relL2(float[] got, float[] want) {
-        double num = 0, den = 0;
-        for (int i = 0; i < want.length; i++) {
-            double d = got[i] - want[i];
-            num += d * d;
-            den += (double) want[i] * want[i];
-        }
-        return Math.sqrt(num / den);
     }
 
     static int[] argmax(float[] logits, int classes) {
@@ -70,7 +62,7 @@ class CpuBf16Test {
         try (Predictor p = Predictor.load(Golden.file(name + ".pth"), cfg, new Predictor.Options("cpu", 2, "bf16"));
                 Predictor f = Predictor.load(Golden.file(name + ".pth"), cfg, new Predictor.Options("cpu", 2, "fp32"))) {
             float[] got = p.forward(input).floats();
-            double err = relL2(got, want);
+            double err = relL2(want, got);
             assertTrue(err <= TOLERANCE, name + ": bf16 relative L2 error " + err);
             // bf16 really ran: rounding to 8 mantissa bits leaves far more than fp32's 1e-7
             assertTrue(err > 1e-4, name + ": bf16 logits as close as fp32 (" + err + "); did bf16 run?");
@@ -83,7 +75,7 @@ class CpuBf16Test {
             int n = (int) input.dim(0), per = input.floats().length / n;
             float[] one = java.util.Arrays.copyOfRange(input.floats(), per, 2 * per);
             float[] alone = p.forward(one, 1, (int) input.dim(2), (int) input.dim(3));
-            double single = relL2(alone, java.util.Arrays.copyOfRange(got, classes, 2 * classes));
+            double single = relL2(java.util.Arrays.copyOfRange(got, classes, 2 * classes), alone);
             assertTrue(single <= TOLERANCE, "sample 1 alone vs in the batch: relative L2 " + single);
             String d = p.describe((int) input.dim(2), (int) input.dim(3));
             assertTrue(d.contains("bf16 matmuls (fp32 accumulation)") && d.contains("avx512_core_bf16"), d);
@@ -143,7 +135,7 @@ class CpuBf16Test {
         Path fm = Path.of(Datasets.FASHION_MNIST_DIR);
         Assumptions.assumeTrue(Files.isRegularFile(fm.resolve("t10k-images-idx3-ubyte.gz")), "Fashion-MNIST not installed in " + fm);
         IdxDataset trainAll = Datasets.fashionMnist(fm, true), testAll = Datasets.fashionMnist(fm, false);
-        ArrayDataset train = head(trainAll, 8000), test = head(testAll, 1000);
+        Subset train = new Subset(trainAll, IntStream.range(0, 8000).toArray()), test = new Subset(testAll, IntStream.range(0, 1000).toArray());
         Normalization norm = Normalization.compute(train);
         DenseNetConfig cfg = DenseNets.densenetBC(22, 8, 1, 10);
         StateDict init = Initializers.torchvision(new DenseNet(cfg), 11);
@@ -174,16 +166,5 @@ class CpuBf16Test {
         System.out.println("CpuBf16Test Fashion-MNIST 1000 test images: " + what);
         assertTrue(right32 >= 780, "the network did not learn: " + what);
         assertTrue(Math.abs(right32 - right16) <= 3, what);
-    }
-
-    static ArrayDataset head(IdxDataset d, int n) {
-        int per = d.channels() * d.height() * d.width();
-        float[] x = new float[n * per];
-        int[] y = new int[n];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(d.image(i), 0, x, i * per, per);
-            y[i] = d.label(i);
-        }
-        return new ArrayDataset(x, y, d.channels(), d.height(), d.width(), d.numClasses());
     }
 }
