@@ -73,7 +73,8 @@ public:
     Engine(const std::string& plan, WeightStore* weights, const std::string& device, int threads);
     /** The same with backend options, space-separated key=value: on CUDA dtype=fp32|tf32|fp16|bf16
      *  (default fp32, true fp32), graphs=1|0 (CUDA Graphs), and the tuning keys documented in
-     *  native/src/cuda/cuda_entry.h; the CPU takes "" or dtype=fp32. */
+     *  native/src/cuda/cuda_entry.h; the CPU takes dtype=fp32|bf16|int8 (bf16 on AVX512_BF16 CPUs;
+     *  int8 with the weights' calibration ranges, see calibration()) and calibrate=1. */
     Engine(const std::string& plan, WeightStore* weights, const std::string& device, int threads,
            const std::string& options);
     ~Engine();
@@ -99,6 +100,12 @@ public:
     void set_poison(bool on);
     /** One line per op: what runs and which implementation oneDNN chose. */
     std::string describe() const;
+    /** With option calibrate=1 (CPU, fp32): the calibration ranges seen in every forward so far, one
+     *  line "NAME v0 v1 ..." per 1x1 conv with a BN-ReLU prologue: NAME is its weight's name with
+     *  ".weight" replaced by ".input_max", the values its input's per-channel maxima (after BN-ReLU
+     *  and, in a transition, the 2x2 average pool). These tensors, added to the weights, are what
+     *  dtype=int8 needs. Empty without calibrate=1. */
+    std::string calibration() const;
 
     struct Impl;
     Impl* impl;

@@ -39,6 +39,9 @@ public:
     virtual void read_buffer(const std::string& name, float* out) const = 0;
     virtual void set_poison(bool on) = 0;
     virtual std::string describe() const = 0;
+    /** Calibration ranges recorded so far (engine option calibrate=1): one line "NAME v0 v1 ..."
+     *  per tensor; empty where the backend records none. */
+    virtual std::string calibration() const { return ""; }
     /** Benchmark aid: ms per batch of `iters` runs of the network alone at the last batch
      *  size, input already in place (a GPU backend: no host copies). */
     virtual double time_resident(int iters) { fail("time_resident: not supported by this backend"); }
@@ -67,9 +70,11 @@ public:
     virtual std::string describe() const = 0;
 };
 
-/** dtype fp32, or bf16 (bf16 matmuls with fp32 accumulation; AVX512_BF16 CPUs only, refused elsewhere). */
+/** dtype fp32; bf16 (bf16 matmuls with fp32 accumulation; AVX512_BF16 CPUs only, refused
+ *  elsewhere); or int8 (u8 x s8 1x1 convs; the weights must hold calibration ranges, see
+ *  Engine::calibration). `calibrate` (fp32 only) records those ranges in every forward. */
 std::unique_ptr<Backend> make_cpu_backend(const Plan& plan, const WeightStore::Impl& weights, int threads,
-                                          const std::string& dtype = "fp32");
+                                          const std::string& dtype = "fp32", bool calibrate = false);
 
 /** Where each plan buffer lives in one arena for a batch of n: buffers whose lifetimes
  *  (first to last op naming them) overlap never share bytes; the others may. */

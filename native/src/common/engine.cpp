@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <mutex>
+#include <sstream>
 
 #include "../cpu/kernels.h"
 #include "../cuda/cuda_entry.h"
@@ -168,9 +169,16 @@ Engine::Engine(const std::string& plan_text, WeightStore* weights, const std::st
     auto i = std::make_unique<Impl>();
     i->in_c = plan.in_c;
     if (device == "cpu") {
-        DN_CHECK(options.empty() || options == "dtype=fp32" || options == "dtype=bf16",
-                 "device cpu runs fp32 or bf16 (options '", options, "')");
-        i->backend = make_cpu_backend(plan, *weights->impl, threads, options == "dtype=bf16" ? "bf16" : "fp32");
+        // space-separated key=value: dtype=fp32|bf16|int8, calibrate=0|1
+        std::string dtype = "fp32";
+        bool calibrate = false;
+        std::istringstream words(options);
+        for (std::string kv; words >> kv;) {
+            if (kv == "dtype=fp32" || kv == "dtype=bf16" || kv == "dtype=int8") dtype = kv.substr(6);
+            else if (kv == "calibrate=1" || kv == "calibrate=0") calibrate = kv == "calibrate=1";
+            else fail("device cpu takes options dtype=fp32|bf16|int8 and calibrate=0|1, not '", kv, "'");
+        }
+        i->backend = make_cpu_backend(plan, *weights->impl, threads, dtype, calibrate);
     } else if (cuda_index(device) >= 0) {
         CudaRuntime rt = cuda_runtime_for(device);
         std::string opts = options + " device=" + std::to_string(rt.index);
@@ -202,6 +210,7 @@ int64_t Engine::buffer_size(const std::string& name) const { return impl->backen
 void Engine::read_buffer(const std::string& name, float* out) const { impl->backend->read_buffer(name, out); }
 void Engine::set_poison(bool on) { impl->backend->set_poison(on); }
 std::string Engine::describe() const { return impl->backend->describe(); }
+std::string Engine::calibration() const { return impl->backend->calibration(); }
 
 std::string version_string() {
     const dnnl_version_t* v = dnnl_version();

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cmath>
 #include <dnnl.hpp>
@@ -58,6 +59,9 @@ struct Needs {
     size_t scratchpad_bytes = 0, chunk_floats = 0, tmp_floats = 0;
 };
 
+/** What the convolution matmuls compute in (the CPU's dtype option). */
+enum class Precision { fp32, bf16, int8 };
+
 /** A Buffer's floats seen as `count` bf16 values: float storage, so tracked as every buffer is. */
 inline size_t bf16_floats(size_t count) { return (count + 1) / 2; }
 inline bf16_t* as_bf16(float* p) { return reinterpret_cast<bf16_t*>(p); }
@@ -85,6 +89,8 @@ public:
     virtual void prepare(Ctx& c, Needs& needs) = 0;
     virtual void run(Ctx& c) = 0;
     virtual std::string describe() const = 0;
+    /** Calibration (option calibrate=1): one line "NAME v0 v1 ..." per range this op records. */
+    virtual void ranges(std::ostream&) const {}
 };
 
 // ------------------------------------------------------------------ to_nhwc
@@ -359,8 +365,9 @@ private:
 // ------------------------------------------------------------------ 1x1 conv with fused prologue
 class PointwiseConv : public Op {
 public:
-    PointwiseConv(const Plan& p, const PlanOp& op, const WeightStore::Impl& w, bool bf16)
+    PointwiseConv(const Plan& p, const PlanOp& op, const WeightStore::Impl& w, Precision prec, bool calibrate)
         : src_(view(p, op, "src")), dst_(view(p, op, "dst")), line_(op.line) {
+        bool bf16 = prec == Precision::bf16;
         DN_CHECK(op.integer("stride", 1) == 1 && op.integer("pad", 0) == 0, "plan line ", line_,
                  ": a 1x1 conv takes stride 1 and no padding");
         pool_ = op.has("pool");
@@ -400,6 +407,32 @@ public:
             to_bf16(wt_.data(), static_cast<int64_t>(count), as_bf16(wb.data()));
             wt_ = std::move(wb);
         }
+        int8_ = prec == Precision::int8 && in_scale_.size() != 0;
+        if (int8_) quantize(w, op.str("weight"));
+        if (calibrate && in_scale_.size()) {
+            range_name_ = range_name(op.str("weight"));
+            max_.assign(cin_, 0.0f);
+        }
+    }
+
+    /** The calibration tensor of the conv whose weight is `weight`: its input's per-channel maximum. */
+    static std::string range_name(const std::string& weight) {
+        std::string base = weight.size() > 7 && weight.compare(weight.size() - 7, 7, ".weight") == 0
+                               ? weight.substr(0, weight.size() - 7)
+                               : weight;
+        return base + ".input_max";
+    }
+
+    /** Calibration: the per-channel maxima seen so far of this conv's input (after its prologue). */
+    void ranges(std::ostream& os) const override {
+        if (range_name_.empty()) return;
+        char v[32];
+        os << range_name_;
+        for (float m : max_) {
+            std::snprintf(v, sizeof v, " %.9g", m);
+            os << v;
+        }
+        os << "\n";
     }
 
     void prepare(Ctx& c, Needs& needs) override {
@@ -412,7 +445,7 @@ public:
             int64_t nch = (rows_ + t - 1) / t;
             chunk_ = std::min<int64_t>(rows_, ((rows_ + nch - 1) / nch + 7) / 8 * 8);
             size_t count = static_cast<size_t>(chunk_ * cin_);
-            needs.chunk_floats = std::max(needs.chunk_floats, bf16_ ? bf16_floats(count) : count);
+            needs.chunk_floats = std::max(needs.chunk_floats, bf16_ ? bf16_floats(count) : int8_ ? (count + 3) / 4 : count);
         } else {
             chunk_ = rows_;
         }
@@ -430,7 +463,15 @@ public:
             int64_t len = std::min(chunk_, rows_ - r0);
             const float* a = src + r0 * ldx;
             auto tp = std::chrono::steady_clock::now();
-            if (bf16_) {
+            if (int8_) {
+                uint8_t* q = reinterpret_cast<uint8_t*>(c.chunk);
+                if (pool_)
+                    bn_relu_avgpool2_rows_u8(src, src_.decl.h, src_.decl.w, ldx, dst_.decl.h, dst_.decl.w, r0, len,
+                                             cin_, in_scale_.data(), in_shift_.data(), top_, q);
+                else
+                    bn_relu_rows_u8(a, ldx, len, cin_, in_scale_.data(), in_shift_.data(), top_, q, cin_);
+                a = c.chunk;
+            } else if (bf16_) {
                 if (pool_)
                     bn_relu_avgpool2_rows_bf16(src, src_.decl.h, src_.decl.w, ldx, dst_.decl.h, dst_.decl.w, r0, len,
                                                cin_, in_scale_.data(), in_shift_.data(), as_bf16(c.chunk));
@@ -444,6 +485,7 @@ public:
                 else
                     bn_relu_rows(a, ldx, len, cin_, in_scale_.data(), in_shift_.data(), c.chunk, cin_);
                 a = c.chunk;
+                if (!max_.empty()) column_max(c.chunk, len, cin_, max_.data());
             }
             prologue_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - tp).count();
             Gemm& g = len == chunk_ ? full_ : tail_;
@@ -453,6 +495,9 @@ public:
                 {DNNL_ARG_DST, memory(g.pd.dst_desc(), c.eng, dst + r0 * ldd)},
                 {DNNL_ARG_SCRATCHPAD, memory(g.pd.scratchpad_desc(), c.eng, c.scratchpad)}};
             if (bias_.size()) args[DNNL_ARG_BIAS] = memory(g.pd.bias_desc(), c.eng, bias_.data());
+            if (int8_)
+                args[DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS] =
+                    memory(memory::desc({cout_}, dt::f32, tag::a), c.eng, wscale_.data());
             g.prim.execute(c.strm, args);
         }
     }
@@ -461,23 +506,65 @@ public:
         std::ostringstream os;
         os << "conv1x1 " << src_.decl.name << ":" << src_.off << ":" << src_.len << " -> " << dst_.decl.name << ":"
            << dst_.off << ":" << dst_.len << (in_scale_.size() ? " bn-relu" : "") << (pool_ ? "-avgpool2" : "")
-           << (bf16_ ? " (bf16)" : "") << " prologue (" << 1000 * prologue_s_ << " ms in all), chunk " << chunk_ << " of " << rows_ << " rows ["
+           << (bf16_ ? " (bf16)" : int8_ ? " (uint8)" : "") << " prologue (" << 1000 * prologue_s_ << " ms in all), chunk " << chunk_ << " of " << rows_ << " rows ["
            << (full_.prim ? full_.pd.impl_info_str() : "not prepared") << "]";
         return os.str();
     }
 
 private:
+    // int8: each input channel k is quantized with its own step r_k = max_k / top (max_k from
+    // calibration): the step is folded into the prologue's BN affine (which then writes q =
+    // round(relu(bn(x)) / r_k) directly) and into the weights' row k, so the matmul's K sum needs no
+    // per-channel factor. The weights (r_k W[k, n]) are then quantized per output channel n,
+    // symmetric, to +-127. Activations use levels 0..255 where the CPU has VNNI dot products and
+    // 0..127 elsewhere: AVX2's vpmaddubsw adds two u8 x s8 products in int16, which 255 * 127 * 2
+    // overflows (measured: oneDNN's gemm:jit saturates). On DenseNet-121, 8 images, AVX2: relative
+    // L2 1.7e-2 against fp32 with 127/127, 2.1e-2 with 127/255 (saturating), 3.7e-2 with 63/255.
+    void quantize(const WeightStore::Impl& w, const std::string& weight) {
+        std::string name = range_name(weight);
+        DN_CHECK(w.tensors.count(name) != 0, "dtype int8 needs calibration ranges, and the weights lack ", name,
+                 "; make them with `densenet4j quantize`");
+        const StoredTensor& mx = w.get(name, {cin_});
+        top_ = cpu_has_vnni() ? 255.0f : 127.0f;
+        std::vector<float> step(cin_);
+        for (int k = 0; k < cin_; k++) {
+            float m = mx.data.data()[k];
+            step[k] = std::isfinite(m) && m > 0.0f ? m / top_ : 0.0f;
+            float inv = step[k] > 0.0f ? 1.0f / step[k] : 0.0f;  // a channel never positive stays 0
+            in_scale_.data()[k] *= inv;
+            in_shift_.data()[k] *= inv;
+        }
+        const float qmax = 127.0f;
+        wscale_.resize(cout_);
+        size_t count = static_cast<size_t>(cin_) * cout_;
+        Buffer q((count + 3) / 4);
+        int8_t* q8 = reinterpret_cast<int8_t*>(q.data());
+        for (int o = 0; o < cout_; o++) {
+            float amax = 0.0f;
+            for (int k = 0; k < cin_; k++) amax = std::max(amax, std::fabs(step[k] * wt_.data()[static_cast<size_t>(k) * cout_ + o]));
+            float sc = amax > 0.0f ? amax / qmax : 0.0f;
+            wscale_.data()[o] = sc;
+            for (int k = 0; k < cin_; k++) {
+                float v = sc > 0.0f ? step[k] * wt_.data()[static_cast<size_t>(k) * cout_ + o] / sc : 0.0f;
+                q8[static_cast<size_t>(k) * cout_ + o] = static_cast<int8_t>(std::lrint(std::max(-qmax, std::min(qmax, v))));
+            }
+        }
+        wt_ = std::move(q);
+    }
+
     Gemm make(Ctx& c, int64_t m, Needs& needs) {
-        dt in = bf16_ ? dt::bf16 : dt::f32;
+        dt in = bf16_ ? dt::bf16 : int8_ ? dt::u8 : dt::f32;
         auto src_md = memory::desc({m, cin_}, in, memory::dims{lda_, 1});
-        auto w_md = memory::desc({cin_, cout_}, in, tag::ab);
+        auto w_md = memory::desc({cin_, cout_}, int8_ ? dt::s8 : in, tag::ab);
         auto dst_md = memory::desc({m, cout_}, dt::f32, memory::dims{dst_.decl.c, 1});
+        dnnl::primitive_attr attr = make_attr(relu_);
+        if (int8_) attr.set_scales_mask(DNNL_ARG_WEIGHTS, 1 << 1);  // one scale per output channel (N)
         Gemm g;
         if (bias_.size()) {
             auto b_md = memory::desc({1, cout_}, dt::f32, tag::ab);
-            g.pd = dnnl::matmul::primitive_desc(c.eng, src_md, w_md, b_md, dst_md, make_attr(relu_));
+            g.pd = dnnl::matmul::primitive_desc(c.eng, src_md, w_md, b_md, dst_md, attr);
         } else {
-            g.pd = dnnl::matmul::primitive_desc(c.eng, src_md, w_md, dst_md, make_attr(relu_));
+            g.pd = dnnl::matmul::primitive_desc(c.eng, src_md, w_md, dst_md, attr);
         }
         g.prim = dnnl::matmul(g.pd);
         needs.scratchpad_bytes = std::max(needs.scratchpad_bytes, g.pd.scratchpad_desc().get_size());
@@ -486,10 +573,13 @@ private:
 
     View src_, dst_;
     int line_, cin_, cout_;
-    bool pool_, relu_, bf16_ = false;
+    bool pool_, relu_, bf16_ = false, int8_ = false;
     int64_t rows_ = 0, chunk_ = 0, lda_ = 0;
     double prologue_s_ = 0;
-    Buffer wt_, bias_, in_scale_, in_shift_;
+    float top_ = 255.0f;  // int8: the highest activation level (r_k = max_k / top_)
+    Buffer wt_, bias_, in_scale_, in_shift_, wscale_;
+    std::string range_name_;  // calibration: the tensor name, and the maxima so far
+    std::vector<float> max_;
     Gemm full_, tail_;
 };
 
@@ -559,7 +649,9 @@ private:
 // ------------------------------------------------------------------ the backend
 class CpuBackend : public Backend {
 public:
-    CpuBackend(const Plan& plan, const WeightStore::Impl& w, int threads, bool bf16) : plan_(plan), bf16_(bf16) {
+    CpuBackend(const Plan& plan, const WeightStore::Impl& w, int threads, Precision prec, bool calibrate)
+        : plan_(plan), prec_(prec) {
+        bool bf16 = prec == Precision::bf16;
         threads_ = threads > 0 ? threads : omp_get_num_procs();
         op_seconds_.assign(plan.ops.size(), 0.0);
         // DN4J_WINOGRAD=0: oneDNN's direct convolution for 3x3 convs too (for comparison);
@@ -574,7 +666,7 @@ public:
                 ops_.push_back(std::make_unique<ToNhwc>(plan, op));
             } else if (op.type == "conv") {
                 if (op.integer("k") == 1) {
-                    ops_.push_back(std::make_unique<PointwiseConv>(plan, op, w, bf16));
+                    ops_.push_back(std::make_unique<PointwiseConv>(plan, op, w, prec, calibrate));
                     continue;
                 }
                 ConvSpec s = conv_spec(plan, op, w);
@@ -652,9 +744,19 @@ public:
 
     void set_poison(bool on) override { poison_ = on; }
 
+    std::string calibration() const override {
+        std::ostringstream os;
+        for (auto& op : ops_) op->ranges(os);
+        return os.str();
+    }
+
     std::string describe() const override {
         std::ostringstream os;
-        os << "cpu backend, " << (bf16_ ? "bf16 matmuls (fp32 accumulation), " : "fp32, ") << threads_
+        os << "cpu backend, "
+           << (prec_ == Precision::bf16   ? "bf16 matmuls (fp32 accumulation), "
+               : prec_ == Precision::int8 ? "int8 1x1 convs (u8 x s8, int32 accumulation; 3x3 convs fp32), "
+                                          : "fp32, ")
+           << threads_
            << " threads, batch " << ctx_.n << ", arena "
            << mem_.arena_floats * 4 << " bytes\n";
         for (size_t i = 0; i < ops_.size(); i++) {
@@ -696,7 +798,7 @@ private:
     }
 
     Plan plan_;
-    bool bf16_;
+    Precision prec_;
     int threads_;
     int classes_ = 0;
     // DN4J_PROFILE=1: time every op (with a stream wait after each), reported by describe()
@@ -714,16 +816,18 @@ private:
 }  // namespace cpu
 
 std::unique_ptr<Backend> make_cpu_backend(const Plan& plan, const WeightStore::Impl& weights, int threads,
-                                          const std::string& dtype) {
+                                          const std::string& dtype, bool calibrate) {
     // OpenMP with thousands of threads fails inside the runtime (crashes, not errors)
     DN_CHECK(threads >= 0 && threads <= kMaxThreads, "threads must be from 0 (all cores) to ", kMaxThreads, ", got ", threads);
-    DN_CHECK(dtype == "fp32" || dtype == "bf16", "the CPU backend runs fp32 or bf16, not ", dtype);
+    DN_CHECK(dtype == "fp32" || dtype == "bf16" || dtype == "int8", "the CPU backend runs fp32, bf16 or int8, not ", dtype);
+    DN_CHECK(!calibrate || dtype == "fp32", "calibration runs in fp32");
     // Refused rather than run slowly: without AVX512_BF16, oneDNN emulates bf16 matmuls at
     // below fp32 speed, so bf16 would cost accuracy and buy nothing.
     DN_CHECK(dtype != "bf16" || cpu::cpu_has_bf16(),
              "dtype bf16 on the CPU needs AVX512_BF16 (Intel Cooper Lake or Sapphire Rapids, AMD Zen 4 or newer), "
              "which this CPU lacks; use fp32");
-    return std::make_unique<cpu::CpuBackend>(plan, weights, threads, dtype == "bf16");
+    cpu::Precision prec = dtype == "bf16" ? cpu::Precision::bf16 : dtype == "int8" ? cpu::Precision::int8 : cpu::Precision::fp32;
+    return std::make_unique<cpu::CpuBackend>(plan, weights, threads, prec, calibrate);
 }
 
 }  // namespace dn4j

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -56,6 +57,83 @@ DN_CLONES void acc_bn_relu_row(const float* __restrict x, int C, const float* __
 }
 
 bool nested() { return omp_in_parallel() != 0; }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DN_TARGET_AVX2 __attribute__((target("avx2,fma")))
+bool have_avx2() {
+    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return yes;
+}
+// 32 floats (already max(0, .) and min(., 255)) to 32 uint8, rounded to nearest even
+DN_TARGET_AVX2 inline void store_u8x32(uint8_t* p, __m256 v0, __m256 v1, __m256 v2, __m256 v3) {
+    __m256i ab = _mm256_packs_epi32(_mm256_cvtps_epi32(v0), _mm256_cvtps_epi32(v1));
+    __m256i cd = _mm256_packs_epi32(_mm256_cvtps_epi32(v2), _mm256_cvtps_epi32(v3));
+    __m256i q = _mm256_packus_epi16(ab, cd);
+    q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), q);
+}
+// min(255, max(0, x * s + b)); max(v, 0) returns 0 for a NaN v
+DN_TARGET_AVX2 inline __m256 bn_relu_clamp8(const float* x, const float* s, const float* b, __m256 hi) {
+    __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(s), _mm256_loadu_ps(b));
+    return _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), hi);
+}
+DN_TARGET_AVX2 int bn_relu_row_u8_avx2(const float* x, int C, const float* s, const float* b, float top, uint8_t* a) {
+    __m256 hi = _mm256_set1_ps(top);
+    int c = 0;
+    for (; c + 32 <= C; c += 32)
+        store_u8x32(a + c, bn_relu_clamp8(x + c, s + c, b + c, hi), bn_relu_clamp8(x + c + 8, s + c + 8, b + c + 8, hi),
+                    bn_relu_clamp8(x + c + 16, s + c + 16, b + c + 16, hi),
+                    bn_relu_clamp8(x + c + 24, s + c + 24, b + c + 24, hi));
+    return c;
+}
+DN_TARGET_AVX2 inline __m256 pool8(const float* x0, const float* x1, const float* x2, const float* x3, const float* s,
+                                   const float* b, __m256 hi) {
+    __m256 sc = _mm256_loadu_ps(s), sh = _mm256_loadu_ps(b), z = _mm256_setzero_ps();
+    __m256 v0 = _mm256_max_ps(_mm256_fmadd_ps(_mm256_loadu_ps(x0), sc, sh), z);
+    __m256 v1 = _mm256_max_ps(_mm256_fmadd_ps(_mm256_loadu_ps(x1), sc, sh), z);
+    __m256 v2 = _mm256_max_ps(_mm256_fmadd_ps(_mm256_loadu_ps(x2), sc, sh), z);
+    __m256 v3 = _mm256_max_ps(_mm256_fmadd_ps(_mm256_loadu_ps(x3), sc, sh), z);
+    __m256 v = _mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(v0, v1), _mm256_add_ps(v2, v3)), _mm256_set1_ps(0.25f));
+    return _mm256_min_ps(_mm256_max_ps(v, z), hi);
+}
+DN_TARGET_AVX2 int bn_relu_pool_row_u8_avx2(const float* x0, const float* x1, const float* x2, const float* x3, int C,
+                                            const float* s, const float* b, float top, uint8_t* a) {
+    __m256 hi = _mm256_set1_ps(top);
+    int c = 0;
+    for (; c + 32 <= C; c += 32)
+        store_u8x32(a + c, pool8(x0 + c, x1 + c, x2 + c, x3 + c, s + c, b + c, hi),
+                    pool8(x0 + c + 8, x1 + c + 8, x2 + c + 8, x3 + c + 8, s + c + 8, b + c + 8, hi),
+                    pool8(x0 + c + 16, x1 + c + 16, x2 + c + 16, x3 + c + 16, s + c + 16, b + c + 16, hi),
+                    pool8(x0 + c + 24, x1 + c + 24, x2 + c + 24, x3 + c + 24, s + c + 24, b + c + 24, hi));
+    return c;
+}
+#else
+bool have_avx2() { return false; }
+int bn_relu_row_u8_avx2(const float*, int, const float*, const float*, float, uint8_t*) { return 0; }
+int bn_relu_pool_row_u8_avx2(const float*, const float*, const float*, const float*, int, const float*, const float*,
+                             float, uint8_t*) {
+    return 0;
+}
+#endif
+
+// uint8 rows (int8 inference), 32 channels at a time with AVX2 and the scalar loop for the rest
+// (the same rounding, to nearest even; a NaN becomes 0: NaN > 0 is false)
+inline uint8_t to_u8(float v, float top) { return static_cast<uint8_t>(std::lrint(std::min(v > 0.0f ? v : 0.0f, top))); }
+
+void bn_relu_row_u8(const float* x, int C, const float* s, const float* b, float top, uint8_t* a) {
+    int c = have_avx2() ? bn_relu_row_u8_avx2(x, C, s, b, top, a) : 0;
+    for (; c < C; c++) a[c] = to_u8(x[c] * s[c] + b[c], top);
+}
+
+void bn_relu_pool_row_u8(const float* x0, const float* x1, const float* x2, const float* x3, int C, const float* s,
+                         const float* b, float top, uint8_t* a) {
+    int c = have_avx2() ? bn_relu_pool_row_u8_avx2(x0, x1, x2, x3, C, s, b, top, a) : 0;
+    for (; c < C; c++) {
+        float v0 = std::max(0.0f, x0[c] * s[c] + b[c]), v1 = std::max(0.0f, x1[c] * s[c] + b[c]);
+        float v2 = std::max(0.0f, x2[c] * s[c] + b[c]), v3 = std::max(0.0f, x3[c] * s[c] + b[c]);
+        a[c] = to_u8(((v0 + v1) + (v2 + v3)) * 0.25f, top);
+    }
+}
 
 // B^T d B of one 4x4 input tile, p[4 * row + col] its 16 pixels, into v[a * ldv + c]:
 // row pass t = B^T d, then column pass t B, with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
@@ -459,6 +537,15 @@ bool cpu_has_bf16() {
 #endif
 }
 
+bool cpu_has_vnni() {
+#if defined(__x86_64__) && defined(__GNUC__)
+    static const bool yes = __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
+    return yes;
+#else
+    return false;
+#endif
+}
+
 void to_bf16(const float* src, int64_t count, bf16_t* dst) {
 #pragma omp parallel for schedule(static) if (!nested() && count > 65536)
     for (int64_t i = 0; i < count; i++) dst[i] = to_bf16(src[i]);
@@ -486,6 +573,24 @@ void winograd_input_bf16(const float* src, int H, int W, int C, int64_t t0, int6
     }
 #endif
     input_tiles(src, H, W, C, t0, len, zeros, [&](int64_t k, const float* const* p) { wino_in_tile_bf16(p, C, v + k * C, ldv); });
+}
+
+void bn_relu_rows_u8(const float* x, int64_t ldx, int64_t rows, int C, const float* scale, const float* shift,
+                     float top, uint8_t* a, int64_t lda) {
+#pragma omp parallel for schedule(static) if (!nested() && rows * C > 16384)
+    for (int64_t r = 0; r < rows; r++) bn_relu_row_u8(x + r * ldx, C, scale, shift, top, a + r * lda);
+}
+
+void bn_relu_avgpool2_rows_u8(const float* x, int H, int W, int64_t ldx, int Ho, int Wo, int64_t p0, int64_t rows,
+                              int C, const float* scale, const float* shift, float top, uint8_t* a) {
+    pool_windows(x, H, W, ldx, Ho, Wo, p0, rows, C, [&](int64_t r, const float* x0, const float* x1, const float* x2, const float* x3) {
+        bn_relu_pool_row_u8(x0, x1, x2, x3, C, scale, shift, top, a + r * C);
+    });
+}
+
+void column_max(const float* a, int64_t rows, int C, float* max) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int c = 0; c < C; c++) max[c] = std::max(max[c], a[r * C + c]);
 }
 
 }  // namespace dn4j::cpu

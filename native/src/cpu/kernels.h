@@ -40,6 +40,9 @@ void fill(float* p, int64_t count, float v);
 // NaN kept NaN, as torch's float -> bfloat16 conversion), for oneDNN's bf16 matmuls.
 using bf16_t = uint16_t;
 
+/** Whether this CPU has u8 x s8 dot products into int32 (AVX512_VNNI or AVX_VNNI). */
+bool cpu_has_vnni();
+
 /** Whether this CPU has AVX512_BF16 (the bf16 dot products oneDNN's bf16 kernels use). */
 bool cpu_has_bf16();
 
@@ -63,6 +66,20 @@ void bn_relu_avgpool2_rows_bf16(const float* x, int H, int W, int64_t ldx, int H
 /** winograd_input writing bf16 (the transform in float32, then one rounding). */
 void winograd_input_bf16(const float* src, int H, int W, int C, int64_t t0, int64_t len, const float* zeros,
                          bf16_t* v, int64_t ldv);
+
+// ---- int8 (the CPU's --dtype int8): the prologues writing uint8 for oneDNN's u8 x s8 matmuls.
+// `scale` and `shift` already hold the BatchNorm affine divided by each channel's quantization
+// step, so q = min(top, round(max(0, x * scale + shift))) (round to nearest even; a NaN becomes 0);
+// top is the highest level used (255, or 127 where the matmul must not overflow int16).
+
+/** bn_relu_rows writing uint8. */
+void bn_relu_rows_u8(const float* x, int64_t ldx, int64_t rows, int C, const float* scale, const float* shift,
+                     float top, uint8_t* a, int64_t lda);
+/** bn_relu_avgpool2_rows writing uint8 (the pool in float32, then one rounding). */
+void bn_relu_avgpool2_rows_u8(const float* x, int H, int W, int64_t ldx, int Ho, int Wo, int64_t p0,
+                              int64_t rows, int C, const float* scale, const float* shift, float top, uint8_t* a);
+/** max[c] = max(max[c], a[r * C + c]) over r < rows (calibration). */
+void column_max(const float* a, int64_t rows, int C, float* max);
 
 // Winograd F(2x2, 3x3) for a 3x3 conv, stride 1, pad 1 (Lavin & Gray 2016), NHWC. Output
 // tiles are 2x2, numbered t = (i * th + ty) * tw + tx with th = ceil(H/2), tw = ceil(W/2);

@@ -19,7 +19,10 @@ import java.util.regex.Pattern;
  * AVX512_BF16, {@code bf16}: the 1x1 and Winograd 3x3 convolution matmuls in bf16 with fp32
  * accumulation (weights rounded to bf16 once at load, each conv's input rounded where its
  * BN-ReLU prologue writes it); activation buffers, BatchNorm, the stem conv, pooling and the
- * classifier in fp32.
+ * classifier in fp32. The CPU also runs {@code int8} inference (any x86-64 CPU with AVX2; weights
+ * with calibration ranges from {@link Calibrator}): the 1x1 convolutions as u8 x s8 matmuls with
+ * int32 accumulation, the rest in fp32. {@code int8} runs on the CPU only, so {@code auto} with
+ * {@code int8} is the CPU.
  */
 public final class Devices {
     private static final Logger LOG = Logger.getLogger(Devices.class.getName());
@@ -36,10 +39,10 @@ public final class Devices {
         return device;
     }
 
-    /** Throws IllegalArgumentException unless {@code dtype} is fp32, tf32, fp16 or bf16. */
+    /** Throws IllegalArgumentException unless {@code dtype} is fp32, tf32, fp16, bf16 or int8. */
     public static String checkDtype(String dtype) {
-        if (!"fp32".equals(dtype) && !"tf32".equals(dtype) && !"fp16".equals(dtype) && !"bf16".equals(dtype)) {
-            throw new IllegalArgumentException("dtype must be fp32, tf32, fp16 or bf16, got '" + dtype + "'");
+        if (!"fp32".equals(dtype) && !"tf32".equals(dtype) && !"fp16".equals(dtype) && !"bf16".equals(dtype) && !"int8".equals(dtype)) {
+            throw new IllegalArgumentException("dtype must be fp32, tf32, fp16, bf16 or int8, got '" + dtype + "'");
         }
         return dtype;
     }
@@ -69,8 +72,10 @@ public final class Devices {
     public static String checkFor(String requested, String dtype, boolean training) {
         if (training) trainOptions("cuda", dtype);  // the spelling first
         else checkDtype(dtype);
+        if (dtype.equals("int8") && requested.equals("auto")) return "cpu";  // int8 runs on the CPU only
         String d = resolveQuietly(requested);
-        if (d.equals("cpu") && !dtype.equals("fp32") && !(dtype.equals("bf16") && !training)) {
+        if (!d.equals("cpu") && dtype.equals("int8")) options(d, dtype);
+        if (d.equals("cpu") && !dtype.equals("fp32") && !(dtype.equals("bf16") && !training) && !dtype.equals("int8")) {
             if (requested.equals("auto")) {
                 throw new IllegalArgumentException("dtype " + dtype + " needs CUDA, and device auto found none: " + NativeLibrary.cudaInfo());
             }
@@ -134,10 +139,16 @@ public final class Devices {
     /**
      * The native backend options for {@code dtype} on {@code device} (already resolved).
      *
-     * @throws IllegalArgumentException for tf32 or fp16 on the CPU, or bf16 on a CPU without AVX512_BF16
+     * @throws IllegalArgumentException for tf32 or fp16 on the CPU, bf16 on a CPU without AVX512_BF16, or int8 on CUDA
      */
     public static String options(String device, String dtype) {
         checkDtype(dtype);
+        if (dtype.equals("int8")) {
+            if (!device.equals("cpu")) {
+                throw new IllegalArgumentException("dtype int8 runs on the CPU only (--device cpu); on CUDA use fp16 or bf16");
+            }
+            return "dtype=int8";
+        }
         if (device.equals("cpu")) {
             if (dtype.equals("bf16")) {
                 if (!NativeLibrary.cpuBf16Supported()) {
@@ -146,7 +157,7 @@ public final class Devices {
                 return "dtype=bf16";
             }
             if (!dtype.equals("fp32")) {
-                throw new IllegalArgumentException("dtype " + dtype + " runs on CUDA only; the CPU backend computes in fp32 or bf16");
+                throw new IllegalArgumentException("dtype " + dtype + " runs on CUDA only; the CPU backend computes in fp32, bf16 or int8");
             }
             return "";
         }

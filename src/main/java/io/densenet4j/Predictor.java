@@ -67,12 +67,17 @@ public final class Predictor implements AutoCloseable {
     private NativeCore.WeightStore store;
     private final Map<Long, NativeCore.Engine> engines = new HashMap<>();
 
-    private Predictor(DenseNet net, StateDict weights, Options options) {
+    private Predictor(DenseNet net, StateDict weights, Options options, boolean calibrate) {
         this.net = net;
         this.options = options;
         net.checkWeights(weights);
         this.device = Devices.checkFor(options.device(), options.dtype(), false);  // auto's fallback is logged at the first forward
-        this.backendOptions = Devices.options(device, options.dtype());
+        this.backendOptions = calibrate ? "calibrate=1" : Devices.options(device, options.dtype());
+        boolean int8 = options.dtype().equals("int8");
+        if (int8 && weights.keys().stream().noneMatch(k -> k.endsWith(StateDicts.RANGE_SUFFIX))) {
+            throw new IllegalArgumentException("dtype int8 needs calibration ranges, and these weights have none: make them with "
+                    + "`densenet4j quantize --weights W --calibration DATASET --out Q.safetensors` (Java: Calibrator)");
+        }
         this.store = NativeLibrary.call(NativeCore.WeightStore::new);
         try {
             for (Map.Entry<String, long[]> e : net.stateDictShapes().all().entrySet()) {
@@ -81,6 +86,15 @@ public final class Predictor implements AutoCloseable {
                 float[] data = t.toFloats();
                 long[] shape = e.getValue();
                 NativeLibrary.run(() -> store.put(e.getKey(), data, shape, shape.length));
+            }
+            if (int8) {  // the native side checks each conv's range: name and shape (C_in)
+                for (String k : weights.keys()) {
+                    if (!k.endsWith(StateDicts.RANGE_SUFFIX)) continue;
+                    Tensor t = weights.require(k);
+                    float[] data = t.toFloats();
+                    long[] shape = t.shape();
+                    NativeLibrary.run(() -> store.put(k, data, shape, shape.length));
+                }
             }
         } catch (RuntimeException ex) {
             close();
@@ -95,11 +109,24 @@ public final class Predictor implements AutoCloseable {
      * @throws io.densenet4j.io.WeightsMismatchException naming the network, what the weights look like and the first
      *         mismatching key ({@code details()} lists every missing, unexpected and mis-shaped key)
      * @throws DeviceUnavailableException if {@code cuda} is asked for and cannot run here (the message says what is missing)
-     * @throws IllegalArgumentException   for {@code tf32} or {@code fp16} on the CPU, or {@code bf16} on a CPU without AVX512_BF16
+     * @throws IllegalArgumentException   for {@code tf32} or {@code fp16} on the CPU, {@code bf16} on a CPU without AVX512_BF16,
+     *         {@code int8} on CUDA or with weights that lack calibration ranges ({@link Calibrator})
      * @throws DenseNetException if the native library cannot load
      */
     public static Predictor create(DenseNetConfig config, StateDict weights, Options options) {
-        return new Predictor(new DenseNet(config), weights, options);
+        return new Predictor(new DenseNet(config), weights, options, false);
+    }
+
+    /** An fp32 CPU predictor whose engines record calibration ranges (for {@link Calibrator}). */
+    static Predictor calibrating(DenseNetConfig config, StateDict weights, int threads) {
+        return new Predictor(new DenseNet(config), weights, new Options("cpu", threads, "fp32"), true);
+    }
+
+    /** The calibration text of every engine so far ({@link #calibrating} predictors): lines "NAME v0 v1 ...". */
+    synchronized java.util.List<String> calibration() {
+        java.util.List<String> all = new java.util.ArrayList<>();
+        for (NativeCore.Engine e : engines.values()) all.add(NativeLibrary.call(e::calibration));
+        return all;
     }
 
     /**

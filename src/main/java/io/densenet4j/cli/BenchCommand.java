@@ -2,6 +2,7 @@ package io.densenet4j.cli;
 
 import io.densenet4j.DenseNet;
 import io.densenet4j.DenseNetConfig;
+import io.densenet4j.Devices;
 import io.densenet4j.Initializers;
 import io.densenet4j.Predictor;
 import io.densenet4j.internal.NativeLibrary;
@@ -86,6 +87,7 @@ final class BenchCommand implements Runnable {
         }
         String threads = Integer.toString(run.threads > 0 ? run.threads : Runtime.getRuntime().availableProcessors());
         if (clients > 0) {
+            sd = withBenchRanges(cfg, sd, run.options(), ServingBench.randomFloats(cfg.inChannels() * side * side, 7), side);
             System.out.println(ServingBench.run(cfg, sd, run.options(), side, clients, maxBatch, maxDelayMs, input.equals("uint8"), seconds, warmup,
                     name(), threads, json));
             return;
@@ -99,7 +101,9 @@ final class BenchCommand implements Runnable {
         boolean u8 = input.equals("uint8");
         byte[] xb = u8 ? ServingBench.randomBytes(x.length, 7) : null;
         float[][] norm = ServingBench.uint8Normalization(cfg.inChannels());
-        try (Predictor p = Predictor.create(cfg, sd, run.options())) {
+        Predictor.Options options = run.options();
+        sd = withBenchRanges(cfg, sd, options, x, side);
+        try (Predictor p = Predictor.create(cfg, sd, options)) {
             sd = null;
             Runnable once = u8 ? () -> p.forwardUint8(xb, batch, side, side, norm[0], norm[1]) : () -> p.forward(x, batch, side, side);
             for (int i = 0; i < Math.max(1, warmup); i++) once.run();
@@ -133,6 +137,25 @@ final class BenchCommand implements Runnable {
                         name(), batch, side, input, threads, p.device(), run.dtype, batches, ips, 1000 * elapsed / batches, p50, p99, peak, rss));
             }
         }
+    }
+
+    /**
+     * For {@code --dtype int8} with weights that carry no calibration ranges: ranges from one image of
+     * the benchmark's own random input (speed is what is measured; the note says so), and the native
+     * peak reset after, so that it is the int8 engine's own.
+     */
+    static StateDict withBenchRanges(DenseNetConfig cfg, StateDict sd, Predictor.Options options, float[] x, int side) {
+        if (!options.dtype().equals("int8") || sd.keys().stream().anyMatch(k -> k.endsWith(io.densenet4j.Calibrator.RANGE_SUFFIX))) return sd;
+        Devices.checkFor(options.device(), options.dtype(), false);  // refusals before the note
+        System.err.println("note: these weights carry no int8 calibration ranges; calibrated on the benchmark's random input "
+                + "(speed only: for accuracy make them with `densenet4j quantize`)");
+        int per = cfg.inChannels() * side * side;
+        try (io.densenet4j.Calibrator c = io.densenet4j.Calibrator.create(cfg, sd, options.threads())) {
+            c.observe(java.util.Arrays.copyOf(x, per), 1, side, side);
+            sd = c.quantizedWeights();
+        }
+        NativeLibrary.resetPeak();
+        return sd;
     }
 
     private void benchTrain(DenseNetConfig cfg, StateDict sd, float[] x, int side) {

@@ -15,7 +15,7 @@ import java.io.UncheckedIOException;
 @Command(name = "densenet4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "DenseNet (Huang et al., CVPR 2017) inference, training and benchmarks on a fused native core (oneDNN on the CPU, cuDNN on NVIDIA GPUs).",
         subcommands = {picocli.CommandLine.HelpCommand.class, InfoCommand.class, ForwardCommand.class, PredictCommand.class, TrainCommand.class, EvaluateCommand.class,
-                BenchCommand.class, PlanCommand.class})
+                BenchCommand.class, QuantizeCommand.class, PlanCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
         // log records (e.g. the --device auto fallback) as one line each

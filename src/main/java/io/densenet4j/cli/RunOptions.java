@@ -11,7 +11,7 @@ final class RunOptions {
     @Option(names = "--device", description = "auto (default: CUDA if available, else CPU), cpu, cuda or cuda:INDEX")
     String device = "auto";
 
-    @Option(names = "--dtype", description = "fp32 (default, true fp32); bf16 (bf16 matmuls with fp32 accumulation; on the CPU with AVX512_BF16 or on CUDA); on CUDA also tf32 or fp16")
+    @Option(names = "--dtype", description = "fp32 (default, true fp32); bf16 (bf16 matmuls with fp32 accumulation; on the CPU with AVX512_BF16 or on CUDA); on CUDA also tf32 or fp16; on the CPU int8 (weights from `quantize`)")
     String dtype = "fp32";
 
     Predictor.Options options() {

@@ -172,5 +172,8 @@ public class NativeCore {
         public native void set_poison(boolean on);
 
         public native @StdString String describe();
+
+        /** With option calibrate=1: lines "NAME v0 v1 ..." of the per-channel input maxima seen so far. */
+        public native @StdString String calibration();
     }
 }

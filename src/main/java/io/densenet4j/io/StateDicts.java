@@ -73,6 +73,12 @@ public final class StateDicts {
     }
 
     /**
+     * Suffix of the int8 calibration ranges ({@code io.densenet4j.Calibrator}) stored beside the weights:
+     * {@code <conv>.input_max}, (C_in) float32; {@link #check} accepts them as extra keys.
+     */
+    public static final String RANGE_SUFFIX = ".input_max";
+
+    /**
      * Checks {@code actual} against the shapes a model expects and throws one exception that
      * lists every missing, unexpected and mis-shaped key (with shapes). Keys in
      * {@code optionalKeys} and keys ending in {@code num_batches_tracked} may be missing;
@@ -98,7 +104,7 @@ public final class StateDicts {
             }
         }
         for (Map.Entry<String, Tensor> e : actual.asMap().entrySet()) {
-            if (!expected.containsKey(e.getKey()) && !e.getKey().startsWith(OPTIMIZER_PREFIX)) {
+            if (!expected.containsKey(e.getKey()) && !e.getKey().startsWith(OPTIMIZER_PREFIX) && !e.getKey().endsWith(RANGE_SUFFIX)) {
                 unexpected.add(e.getKey() + " " + Arrays.toString(e.getValue().shape()));
             }
         }

@@ -1,0 +1,113 @@
+package io.densenet4j;
+
+import io.densenet4j.io.StateDict;
+import io.densenet4j.io.StateDicts;
+import io.densenet4j.io.Tensor;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Post-training static quantization for the CPU's {@code int8} inference: calibration.
+ *
+ * <p>Runs the network in fp32 on the CPU over calibration images and records, for every 1x1
+ * convolution with a BN-ReLU prologue (each dense layer's bottleneck conv, each transition's
+ * conv), the per-channel maximum of that convolution's input: BN-ReLU of the block's concatenated
+ * features (in a transition, after the 2x2 average pool as well). {@link #quantizedWeights()}
+ * returns the weights with these ranges added as tensors {@code <conv>.input_max}, shape
+ * {@code (C_in)} float32 (e.g. {@code features.denseblock1.denselayer1.conv1.input_max}); a
+ * {@link Predictor} with {@code dtype int8} needs them.
+ *
+ * <p>How int8 then runs (native CPU backend): input channel k of a 1x1 conv is quantized to uint8
+ * with its own step {@code max_k / 255} (levels 0..127, step {@code max_k / 127}, on CPUs without
+ * VNNI dot products, whose int16 sums would overflow); the step is folded into the BN-ReLU
+ * prologue and into the weights, which are then quantized symmetrically per output channel to
+ * int8; the matmul accumulates in int32 and is dequantized by the per-channel scale, bias and ReLU
+ * fused. Activations above the calibrated maximum are clipped, so calibrate on images like those
+ * the model will see (a few hundred are enough for the maxima to settle; the training split, not
+ * the test split). The 3x3 convolutions, stem, pooling and classifier stay fp32.
+ *
+ * <p>Not thread-safe; AutoCloseable (frees the native engine).
+ */
+public final class Calibrator implements AutoCloseable {
+    /** Suffix of the range tensors: {@code <conv>.input_max}. */
+    public static final String RANGE_SUFFIX = StateDicts.RANGE_SUFFIX;
+
+    private final StateDict weights;
+    private final Predictor predictor;
+    private long images;
+
+    private Calibrator(DenseNetConfig config, StateDict weights, int threads) {
+        this.weights = weights;
+        this.predictor = Predictor.calibrating(config, weights, threads);
+    }
+
+    /**
+     * A calibrator for {@code config} with fp32 {@code weights} (torchvision names; earlier ranges in
+     * them are ignored and replaced).
+     *
+     * @param threads CPU threads, 0 for all cores
+     * @throws io.densenet4j.io.WeightsMismatchException if the weights do not fit the network
+     */
+    public static Calibrator create(DenseNetConfig config, StateDict weights, int threads) {
+        return new Calibrator(config, weights, threads);
+    }
+
+    /**
+     * Runs one calibration batch (fp32 forward, recording the maxima).
+     *
+     * @param input {@code (n, C, height, width)} float32 NCHW, normalised as for inference
+     * @return the batch's {@code (n, classes)} fp32 logits
+     * @throws IllegalArgumentException as {@link Predictor#forward(float[], int, int, int)}
+     */
+    public float[] observe(float[] input, int n, int height, int width) {
+        float[] logits = predictor.forward(input, n, height, width);
+        images += n;
+        return logits;
+    }
+
+    /** Images observed so far. */
+    public long images() { return images; }
+
+    /**
+     * The ranges recorded so far: for each 1x1 conv with a BN-ReLU prologue, {@code <conv>.input_max}
+     * to its C_in per-channel maxima (the largest over every input size observed).
+     *
+     * @throws IllegalStateException before any {@link #observe}
+     */
+    public Map<String, float[]> ranges() {
+        if (images == 0) throw new IllegalStateException("no calibration images observed yet");
+        Map<String, float[]> out = new TreeMap<>();
+        for (String text : predictor.calibration()) {
+            for (String line : text.split("\n")) {
+                if (line.isBlank()) continue;
+                String[] w = line.trim().split(" ");
+                float[] v = new float[w.length - 1];
+                for (int i = 1; i < w.length; i++) v[i - 1] = Float.parseFloat(w[i]);
+                float[] have = out.get(w[0]);
+                if (have != null) for (int i = 0; i < v.length; i++) v[i] = Math.max(v[i], have[i]);
+                out.put(w[0], v);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The weights with the ranges recorded so far added ({@code <conv>.input_max}, (C_in) float32):
+     * what {@code dtype int8} needs. The fp32 tensors are the same objects as given.
+     *
+     * @throws IllegalStateException before any {@link #observe}
+     */
+    public StateDict quantizedWeights() {
+        Map<String, float[]> r = ranges();
+        StateDict out = new StateDict();
+        for (Map.Entry<String, Tensor> e : weights.asMap().entrySet()) {
+            if (!e.getKey().endsWith(RANGE_SUFFIX)) out.put(e.getKey(), e.getValue());
+        }
+        r.forEach((k, v) -> out.put(k, Tensor.ofFloats(new long[] {v.length}, v)));
+        return out;
+    }
+
+    @Override
+    public void close() { predictor.close(); }
+}
