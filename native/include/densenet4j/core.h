@@ -26,7 +26,8 @@ std::string available_devices();
 /** Whether this CPU runs dtype bf16 (it has AVX512_BF16, which oneDNN's bf16 kernels use). */
 bool cpu_bf16_supported();
 /** The instruction sets of the matmul kernels oneDNN picks on this CPU, one line: e.g. "fp32
- *  matmuls avx512_core, bf16 matmuls avx512_core_bf16" (or "..., bf16 unsupported (no AVX512_BF16)"). */
+ *  matmuls avx512_core, bf16 matmuls avx512_core_bf16, int8 matmuls brgemm:avx512_core_vnni (VNNI:
+ *  activations 0..255)" (or "..., bf16 unsupported (no AVX512_BF16)", "(no VNNI: activations 0..127)"). */
 std::string cpu_isa_info();
 
 /** Where libdensenet4j_cuda.so.1 lies (the Java side extracts it from the linux-x86_64-gpu jar);

@@ -224,23 +224,27 @@ bool cpu_bf16_supported() { return cpu::cpu_has_bf16(); }
 
 std::string cpu_isa_info() {
     // the implementations oneDNN picks for a small matmul in each precision (names like brg_matmul:avx512_core)
-    auto impl = [](dnnl::memory::data_type t) -> std::string {
+    auto impl = [](dnnl::memory::data_type t, dnnl::memory::data_type wt, bool whole = false) -> std::string {
         try {
             dnnl::engine eng(dnnl::engine::kind::cpu, 0);
             dnnl::memory::desc a({64, 64}, t, dnnl::memory::format_tag::ab);
+            dnnl::memory::desc b({64, 64}, wt, dnnl::memory::format_tag::ab);
             dnnl::memory::desc d({64, 64}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::ab);
-            std::string s = dnnl::matmul::primitive_desc(eng, a, a, d).impl_info_str();
+            std::string s = dnnl::matmul::primitive_desc(eng, a, b, d).impl_info_str();
             size_t colon = s.find(':');
-            return colon == std::string::npos ? s : s.substr(colon + 1);
+            return whole || colon == std::string::npos ? s : s.substr(colon + 1);
         } catch (const std::exception&) {
             return "none";
         }
     };
-    std::string out = std::string("fp32 matmuls ") + impl(dnnl::memory::data_type::f32);
+    using dt = dnnl::memory::data_type;
+    std::string out = std::string("fp32 matmuls ") + impl(dt::f32, dt::f32);
     if (cpu::cpu_has_bf16())
-        out += ", bf16 matmuls " + impl(dnnl::memory::data_type::bf16);
+        out += ", bf16 matmuls " + impl(dt::bf16, dt::bf16);
     else
         out += ", bf16 unsupported (no AVX512_BF16)";
+    out += ", int8 matmuls " + impl(dt::u8, dt::s8, true) +
+           (cpu::cpu_has_vnni() ? " (VNNI: activations 0..255)" : " (no VNNI: activations 0..127)");
     return out;
 }
 

@@ -24,6 +24,7 @@
 #include <cmath>
 #include <dnnl.hpp>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include "../common/backend.h"
@@ -121,6 +122,7 @@ struct ConvSpec {
     int line, k, stride, pad, cin, cout;
     bool relu;
     Buffer folded, bias;
+    std::string weight;
 };
 
 ConvSpec conv_spec(const Plan& p, const PlanOp& op, const WeightStore::Impl& w) {
@@ -138,7 +140,8 @@ ConvSpec conv_spec(const Plan& p, const PlanOp& op, const WeightStore::Impl& w) 
              s.dst.decl.h, "x", s.dst.decl.w, ")");
     s.cin = s.src.len;
     s.cout = s.dst.len;
-    const StoredTensor& wt = w.get(op.str("weight"), {s.cout, s.cin, k, k});
+    s.weight = op.str("weight");
+    const StoredTensor& wt = w.get(s.weight, {s.cout, s.cin, k, k});
     size_t per = static_cast<size_t>(s.cin) * k * k;
     s.folded.resize(per * s.cout);
     std::copy(wt.data.data(), wt.data.data() + per * s.cout, s.folded.data());
@@ -415,6 +418,21 @@ public:
         }
     }
 
+    /** int8: whether this conv can write its output as uint8 for an int8 consumer (a BN-ReLU'd whole buffer). */
+    bool can_quantize_output() const { return int8_ && relu_ && dst_.whole(); }
+
+    /** int8: write q = min(top, round(relu(y_o) / step[o])) as uint8 instead of the float y (the
+     *  consumer's per-channel steps, folded into this conv's scales and bias; step 0: q = 0). */
+    void quantize_output(const std::vector<float>& step, float top) {
+        for (int o = 0; o < cout_; o++) {
+            float inv = step[o] > 0.0f ? 1.0f / step[o] : 0.0f;
+            wscale_.data()[o] *= inv;
+            if (bias_.size()) bias_.data()[o] *= inv;
+        }
+        out_u8_ = true;
+        out_top_ = top;
+    }
+
     /** The calibration tensor of the conv whose weight is `weight`: its input's per-channel maximum. */
     static std::string range_name(const std::string& weight) {
         std::string base = weight.size() > 7 && weight.compare(weight.size() - 7, 7, ".weight") == 0
@@ -458,6 +476,7 @@ public:
     void run(Ctx& c) override {
         const float* src = c.buf[src_.b] + src_.off;
         float* dst = c.buf[dst_.b] + dst_.off;
+        uint8_t* dst_u8 = reinterpret_cast<uint8_t*>(c.buf[dst_.b]) + dst_.off;
         int64_t ldx = src_.decl.c, ldd = dst_.decl.c;
         for (int64_t r0 = 0; r0 < rows_; r0 += chunk_) {
             int64_t len = std::min(chunk_, rows_ - r0);
@@ -492,7 +511,7 @@ public:
             std::unordered_map<int, memory> args{
                 {DNNL_ARG_SRC, memory(g.pd.src_desc(), c.eng, const_cast<float*>(a))},
                 {DNNL_ARG_WEIGHTS, memory(g.pd.weights_desc(), c.eng, wt_.data())},
-                {DNNL_ARG_DST, memory(g.pd.dst_desc(), c.eng, dst + r0 * ldd)},
+                {DNNL_ARG_DST, memory(g.pd.dst_desc(), c.eng, out_u8_ ? static_cast<void*>(dst_u8 + r0 * ldd) : static_cast<void*>(dst + r0 * ldd))},
                 {DNNL_ARG_SCRATCHPAD, memory(g.pd.scratchpad_desc(), c.eng, c.scratchpad)}};
             if (bias_.size()) args[DNNL_ARG_BIAS] = memory(g.pd.bias_desc(), c.eng, bias_.data());
             if (int8_)
@@ -506,7 +525,7 @@ public:
         std::ostringstream os;
         os << "conv1x1 " << src_.decl.name << ":" << src_.off << ":" << src_.len << " -> " << dst_.decl.name << ":"
            << dst_.off << ":" << dst_.len << (in_scale_.size() ? " bn-relu" : "") << (pool_ ? "-avgpool2" : "")
-           << (bf16_ ? " (bf16)" : int8_ ? " (uint8)" : "") << " prologue (" << 1000 * prologue_s_ << " ms in all), chunk " << chunk_ << " of " << rows_ << " rows ["
+           << (bf16_ ? " (bf16)" : int8_ ? " (uint8)" : "") << (out_u8_ ? " -> uint8 output" : "") << " prologue (" << 1000 * prologue_s_ << " ms in all), chunk " << chunk_ << " of " << rows_ << " rows ["
            << (full_.prim ? full_.pd.impl_info_str() : "not prepared") << "]";
         return os.str();
     }
@@ -556,8 +575,13 @@ private:
         dt in = bf16_ ? dt::bf16 : int8_ ? dt::u8 : dt::f32;
         auto src_md = memory::desc({m, cin_}, in, memory::dims{lda_, 1});
         auto w_md = memory::desc({cin_, cout_}, int8_ ? dt::s8 : in, tag::ab);
-        auto dst_md = memory::desc({m, cout_}, dt::f32, memory::dims{dst_.decl.c, 1});
-        dnnl::primitive_attr attr = make_attr(relu_);
+        auto dst_md = memory::desc({m, cout_}, out_u8_ ? dt::u8 : dt::f32, memory::dims{dst_.decl.c, 1});
+        dnnl::primitive_attr attr = make_attr(relu_ && !out_u8_);
+        if (out_u8_) {  // ReLU and the top level in one clip; the conversion to u8 rounds to nearest even
+            dnnl::post_ops po;
+            po.append_eltwise(dnnl::algorithm::eltwise_clip, 0.f, out_top_);
+            attr.set_post_ops(po);
+        }
         if (int8_) attr.set_scales_mask(DNNL_ARG_WEIGHTS, 1 << 1);  // one scale per output channel (N)
         Gemm g;
         if (bias_.size()) {
@@ -573,7 +597,8 @@ private:
 
     View src_, dst_;
     int line_, cin_, cout_;
-    bool pool_, relu_, bf16_ = false, int8_ = false;
+    bool pool_, relu_, bf16_ = false, int8_ = false, out_u8_ = false;
+    float out_top_ = 255.0f;
     int64_t rows_ = 0, chunk_ = 0, lda_ = 0;
     double prologue_s_ = 0;
     float top_ = 255.0f;  // int8: the highest activation level (r_k = max_k / top_)
@@ -581,6 +606,97 @@ private:
     std::string range_name_;  // calibration: the tensor name, and the maxima so far
     std::vector<float> max_;
     Gemm full_, tail_;
+};
+
+// ------------------------------------------------------------------ int8 k x k conv
+// dtype int8: a k x k conv (the dense layers' 3x3) as oneDNN's u8 x s8 direct convolution with
+// int32 accumulation. Its uint8 input is written by the 1x1 conv before it (quantize_output), with
+// input channel c at step[c] = max_c / top (calibration); the steps are folded into the weights,
+// which are then quantized per output channel, symmetric, to +-127. The float output goes
+// straight to a whole destination, or through a dense scratch into a channel slice.
+class Int8Conv : public Op {
+public:
+    Int8Conv(ConvSpec s, const std::vector<float>& step)
+        : src_(s.src), dst_(s.dst), k_(s.k), stride_(s.stride), pad_(s.pad), cin_(s.cin), cout_(s.cout), relu_(s.relu),
+          bias_(std::move(s.bias)) {
+        size_t per = static_cast<size_t>(cin_) * k_ * k_, taps = static_cast<size_t>(k_) * k_;
+        wq_.resize((per * cout_ + 3) / 4);
+        wscale_.resize(cout_);
+        int8_t* q = reinterpret_cast<int8_t*>(wq_.data());
+        for (int o = 0; o < cout_; o++) {
+            const float* w = s.folded.data() + o * per;
+            float amax = 0.0f;
+            for (size_t j = 0; j < per; j++) amax = std::max(amax, std::fabs(step[j / taps] * w[j]));
+            float sc = amax > 0.0f ? amax / 127.0f : 0.0f;
+            wscale_.data()[o] = sc;
+            for (size_t j = 0; j < per; j++)
+                q[o * per + j] = static_cast<int8_t>(sc > 0.0f ? std::lrint(std::max(-127.0f, std::min(127.0f, step[j / taps] * w[j] / sc))) : 0);
+        }
+    }
+
+    void prepare(Ctx& c, Needs& needs) override {
+        memory::dims src{c.n, cin_, src_.decl.h, src_.decl.w}, dst{c.n, cout_, dst_.decl.h, dst_.decl.w};
+        auto src_md = memory::desc(src, dt::u8, tag::nhwc);
+        auto dst_md = memory::desc(dst, dt::f32, tag::nhwc);
+        auto w_md = memory::desc({cout_, cin_, k_, k_}, dt::s8, tag::any);
+        memory::dims strides{stride_, stride_}, pad{pad_, pad_};
+        dnnl::primitive_attr attr = make_attr(relu_);
+        attr.set_scales_mask(DNNL_ARG_WEIGHTS, 1);  // one scale per output channel
+        if (bias_.size()) {
+            auto b_md = memory::desc({cout_}, dt::f32, tag::a);
+            pd_ = dnnl::convolution_forward::primitive_desc(c.eng, dnnl::prop_kind::forward_inference,
+                                                           dnnl::algorithm::convolution_direct, src_md, w_md, b_md,
+                                                           dst_md, strides, pad, pad, attr);
+        } else {
+            pd_ = dnnl::convolution_forward::primitive_desc(c.eng, dnnl::prop_kind::forward_inference,
+                                                           dnnl::algorithm::convolution_direct, src_md, w_md, dst_md,
+                                                           strides, pad, pad, attr);
+        }
+        prim_ = dnnl::convolution_forward(pd_);
+        auto wdesc = pd_.weights_desc();
+        if (!(wdesc == cur_wdesc_)) {
+            weights_.resize(wdesc.get_size() / sizeof(float) + 16);
+            auto user = memory(memory::desc({cout_, cin_, k_, k_}, dt::s8, tag::oihw), c.eng, wq_.data());
+            auto mine = memory(wdesc, c.eng, weights_.data());
+            dnnl::reorder(user, mine).execute(c.strm, user, mine);
+            c.strm.wait();
+            cur_wdesc_ = wdesc;
+        }
+        needs.scratchpad_bytes = std::max(needs.scratchpad_bytes, pd_.scratchpad_desc().get_size());
+        if (!dst_.whole())
+            needs.tmp_floats = std::max(needs.tmp_floats, static_cast<size_t>(c.n * dst_.decl.pixels() * cout_));
+    }
+
+    void run(Ctx& c) override {
+        float* out = dst_.whole() ? c.buf[dst_.b] : c.tmp;
+        std::unordered_map<int, memory> args{
+            {DNNL_ARG_SRC, memory(pd_.src_desc(), c.eng, c.buf[src_.b])},
+            {DNNL_ARG_WEIGHTS, memory(pd_.weights_desc(), c.eng, weights_.data())},
+            {DNNL_ARG_DST, memory(pd_.dst_desc(), c.eng, out)},
+            {DNNL_ARG_SCRATCHPAD, memory(pd_.scratchpad_desc(), c.eng, c.scratchpad)},
+            {DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS, memory(memory::desc({cout_}, dt::f32, tag::a), c.eng, wscale_.data())}};
+        if (bias_.size()) args[DNNL_ARG_BIAS] = memory(pd_.bias_desc(), c.eng, bias_.data());
+        prim_.execute(c.strm, args);
+        if (!dst_.whole())
+            copy_rows(c.tmp, cout_, c.n * dst_.decl.pixels(), cout_, c.buf[dst_.b] + dst_.off, dst_.decl.c);
+    }
+
+    std::string describe() const override {
+        std::ostringstream os;
+        os << "conv" << k_ << "x" << k_ << "/" << stride_ << " int8 (uint8 input) " << src_.decl.name << " -> " << dst_.decl.name << ":"
+           << dst_.off << ":" << dst_.len << (dst_.whole() ? "" : " (via scratch)") << " ["
+           << (prim_ ? pd_.impl_info_str() : "not prepared") << "]";
+        return os.str();
+    }
+
+private:
+    View src_, dst_;
+    int k_, stride_, pad_, cin_, cout_;
+    bool relu_;
+    Buffer bias_, wq_, wscale_, weights_;
+    memory::desc cur_wdesc_;
+    dnnl::convolution_forward::primitive_desc pd_;
+    dnnl::convolution_forward prim_;
 };
 
 // ------------------------------------------------------------------ max pool
@@ -661,20 +777,46 @@ public:
         WinogradMode winograd = wgs == "0"   ? WinogradMode::off
                                 : wgs == "1" ? WinogradMode::always
                                              : WinogradMode::automatic;
-        for (const PlanOp& op : plan.ops) {
+        std::map<int, PointwiseConv*> last_writer;  // buffer -> the 1x1 conv that last wrote it whole
+        for (size_t i = 0; i < plan.ops.size(); i++) {
+            const PlanOp& op = plan.ops[i];
             if (op.type == "to_nhwc") {
                 ops_.push_back(std::make_unique<ToNhwc>(plan, op));
             } else if (op.type == "conv") {
                 if (op.integer("k") == 1) {
-                    ops_.push_back(std::make_unique<PointwiseConv>(plan, op, w, prec, calibrate));
+                    auto pw = std::make_unique<PointwiseConv>(plan, op, w, prec, calibrate);
+                    View d = view(plan, op, "dst");
+                    if (op.has("in_bnrelu") && op.integer("out_relu", 0) != 0 && d.whole()) last_writer[d.b] = pw.get();
+                    else last_writer.erase(d.b);
+                    ops_.push_back(std::move(pw));
                     continue;
                 }
                 ConvSpec s = conv_spec(plan, op, w);
+                auto producer = last_writer.find(s.src.b);
+                // a k x k conv reading what a BN-ReLU'd 1x1 conv wrote (every dense layer's 3x3): int8
+                // with the 1x1 writing uint8, where the weights hold its input ranges; calibration records them
+                bool quantizable = s.k > 1 && producer != last_writer.end() && s.src.whole();
+                std::string range = PointwiseConv::range_name(s.weight);
+                if (quantizable && calibrate) probes_.push_back({i, s.src.b, s.cin, range, std::vector<float>(s.cin, 0.0f)});
+                if (quantizable && prec == Precision::int8 && producer->second->can_quantize_output() && w.tensors.count(range)) {
+                    const StoredTensor& mx = w.get(range, {s.cin});
+                    float top = cpu_has_vnni() ? 255.0f : 127.0f;
+                    std::vector<float> step(s.cin);
+                    for (int c = 0; c < s.cin; c++) {
+                        float m = mx.data.data()[c];
+                        step[c] = std::isfinite(m) && m > 0.0f ? m / top : 0.0f;
+                    }
+                    producer->second->quantize_output(step, top);
+                    last_writer.erase(s.src.b);
+                    ops_.push_back(std::make_unique<Int8Conv>(std::move(s), step));
+                    continue;
+                }
                 if (winograd != WinogradMode::off && s.k == 3 && s.stride == 1 && s.pad == 1)
                     ops_.push_back(std::make_unique<WinogradConv>(std::move(s), winograd, bf16));
                 else
                     ops_.push_back(std::make_unique<DirectConv>(std::move(s)));
             } else if (op.type == "maxpool") {
+                last_writer.erase(view(plan, op, "dst").b);
                 ops_.push_back(std::make_unique<MaxPool>(plan, op));
             } else if (op.type == "head") {
                 DN_CHECK(classes_ == 0, "plan line ", op.line, ": a plan has at most one head");
@@ -716,6 +858,8 @@ public:
                     if (mem_.first_use[b] == static_cast<int>(i))
                         fill(ctx_.buf[b], mem_.size[b], std::numeric_limits<float>::quiet_NaN());
             }
+            for (Probe& pr : probes_)
+                if (pr.op == i) column_max(ctx_.buf[pr.buffer], ctx_.n * plan_.buffers[pr.buffer].pixels(), pr.c, pr.max.data());
             if (profile_) {
                 auto t0 = std::chrono::steady_clock::now();
                 ops_[i]->run(ctx_);
@@ -747,6 +891,15 @@ public:
     std::string calibration() const override {
         std::ostringstream os;
         for (auto& op : ops_) op->ranges(os);
+        char v[32];
+        for (const Probe& pr : probes_) {
+            os << pr.name;
+            for (float m : pr.max) {
+                std::snprintf(v, sizeof v, " %.9g", m);
+                os << v;
+            }
+            os << "\n";
+        }
         return os.str();
     }
 
@@ -754,7 +907,7 @@ public:
         std::ostringstream os;
         os << "cpu backend, "
            << (prec_ == Precision::bf16   ? "bf16 matmuls (fp32 accumulation), "
-               : prec_ == Precision::int8 ? "int8 1x1 convs (u8 x s8, int32 accumulation; 3x3 convs fp32), "
+               : prec_ == Precision::int8 ? "int8 convs (u8 x s8, int32 accumulation; stem, pooling and head fp32), "
                                           : "fp32, ")
            << threads_
            << " threads, batch " << ctx_.n << ", arena "
@@ -807,6 +960,14 @@ private:
     int64_t profiled_ = 0;
     bool poison_ = false;
     std::vector<std::unique_ptr<Op>> ops_;
+    // calibration of the k x k convs int8 can take: the per-channel maxima of their input buffer
+    struct Probe {
+        size_t op;
+        int buffer, c;
+        std::string name;
+        std::vector<float> max;
+    };
+    std::vector<Probe> probes_;
     MemoryPlan mem_;
     Buffer arena_, scratchpad_, chunk_, tmp_;
     Ctx ctx_;

@@ -42,10 +42,11 @@ class CpuInt8Test {
         StateDict fp32 = StateDicts.load(Golden.file(name + ".pth"));
         int n = (int) input.dim(0), h = (int) input.dim(2), w = (int) input.dim(3);
         StateDict q = calibrated(cfg, fp32, input.floats(), n, h, w);
-        // one range per 1x1 conv with a BN-ReLU prologue: every dense layer's conv1 and every transition's conv
+        // one range per conv that int8 takes: every dense layer's conv1 and conv2, every transition's conv
         long convs = q.keys().stream().filter(k -> k.endsWith(Calibrator.RANGE_SUFFIX)).count();
         int layers = cfg.blockConfig().stream().mapToInt(Integer::intValue).sum();
-        assertEquals(layers + cfg.blockConfig().size() - 1, convs, "ranges: " + q.keys());
+        assertEquals(2 * layers + cfg.blockConfig().size() - 1, convs, "ranges: " + q.keys());
+        assertEquals(cfg.bnSize() * cfg.growthRate(), q.require("features.denseblock1.denselayer1.conv2.input_max").floats().length);
         float[] r = q.require("features.denseblock1.denselayer1.conv1.input_max").floats();
         assertEquals(cfg.numInitFeatures(), r.length);
         for (float v : r) assertTrue(v >= 0 && Float.isFinite(v), "a BN-ReLU maximum is finite and >= 0: " + v);
@@ -58,7 +59,7 @@ class CpuInt8Test {
             if (name.equals("densenet121")) assertArrayEquals(argmax(want, 1000), argmax(got, 1000), "top-1 of the photos, int8 vs fp32");
             assertArrayEquals(got, p.forward(input).floats(), "repeated int8 forward");
             String d = p.describe(h, w);
-            assertTrue(d.contains("int8 1x1 convs") && d.contains("(uint8) prologue"), d);
+            assertTrue(d.contains("int8 convs (u8 x s8") && d.contains("(uint8) -> uint8 output prologue") && d.contains("conv3x3/1 int8 (uint8 input)"), d);
         }
     }
 
