@@ -10,22 +10,25 @@ import java.util.TreeMap;
 /**
  * Post-training static quantization for the CPU's {@code int8} inference: calibration.
  *
- * <p>Runs the network in fp32 on the CPU over calibration images and records, for every 1x1
- * convolution with a BN-ReLU prologue (each dense layer's bottleneck conv, each transition's
- * conv), the per-channel maximum of that convolution's input: BN-ReLU of the block's concatenated
- * features (in a transition, after the 2x2 average pool as well). {@link #quantizedWeights()}
- * returns the weights with these ranges added as tensors {@code <conv>.input_max}, shape
- * {@code (C_in)} float32 (e.g. {@code features.denseblock1.denselayer1.conv1.input_max}); a
- * {@link Predictor} with {@code dtype int8} needs them.
+ * <p>Runs the network in fp32 on the CPU over calibration images and records the per-channel
+ * maximum of the input of every convolution that int8 takes: each 1x1 convolution with a BN-ReLU
+ * prologue (a dense layer's bottleneck conv1, a transition's conv), measured after BN-ReLU (in a
+ * transition after the 2x2 average pool as well), and each dense layer's 3x3 conv2, whose input is
+ * the BN-ReLU'd bottleneck. {@link #quantizedWeights()} returns the weights with these ranges added
+ * as tensors {@code <conv>.input_max}, shape {@code (C_in)} float32 (e.g.
+ * {@code features.denseblock1.denselayer1.conv1.input_max}); a {@link Predictor} with
+ * {@code dtype int8} needs them.
  *
- * <p>How int8 then runs (native CPU backend): input channel k of a 1x1 conv is quantized to uint8
- * with its own step {@code max_k / 255} (levels 0..127, step {@code max_k / 127}, on CPUs without
- * VNNI dot products, whose int16 sums would overflow); the step is folded into the BN-ReLU
- * prologue and into the weights, which are then quantized symmetrically per output channel to
- * int8; the matmul accumulates in int32 and is dequantized by the per-channel scale, bias and ReLU
+ * <p>How int8 then runs (native CPU backend): input channel c of a conv is quantized to uint8 with
+ * its own step {@code max_c / 255} (levels 0..127, step {@code max_c / 127}, on CPUs without VNNI
+ * dot products, whose int16 pair sums would overflow); the step is folded into the producer (the
+ * BN-ReLU prologue, or the 1x1 conv's output scales for the 3x3) and into the consumer's weights,
+ * which are then quantized symmetrically per output channel to int8; oneDNN's matmul or direct
+ * convolution accumulates in int32, dequantized by the per-channel scales with the bias and ReLU
  * fused. Activations above the calibrated maximum are clipped, so calibrate on images like those
  * the model will see (a few hundred are enough for the maxima to settle; the training split, not
- * the test split). The 3x3 convolutions, stem, pooling and classifier stay fp32.
+ * the test split). The stem convolution, pooling and classifier stay fp32, and so does a 3x3 conv
+ * whose range the weights lack.
  *
  * <p>Not thread-safe; AutoCloseable (frees the native engine).
  */

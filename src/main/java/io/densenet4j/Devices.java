@@ -19,9 +19,9 @@ import java.util.regex.Pattern;
  * AVX512_BF16, {@code bf16}: the 1x1 and Winograd 3x3 convolution matmuls in bf16 with fp32
  * accumulation (weights rounded to bf16 once at load, each conv's input rounded where its
  * BN-ReLU prologue writes it); activation buffers, BatchNorm, the stem conv, pooling and the
- * classifier in fp32. The CPU also runs {@code int8} inference (any x86-64 CPU with AVX2; weights
- * with calibration ranges from {@link Calibrator}): the 1x1 convolutions as u8 x s8 matmuls with
- * int32 accumulation, the rest in fp32. {@code int8} runs on the CPU only, so {@code auto} with
+ * classifier in fp32. The CPU also runs {@code int8} inference (weights with calibration ranges
+ * from {@link Calibrator}): the dense layers' 1x1 and 3x3 convolutions and the transitions' as
+ * u8 x s8 matmuls and convolutions with int32 accumulation, the stem, pooling and classifier in fp32. {@code int8} runs on the CPU only, so {@code auto} with
  * {@code int8} is the CPU.
  */
 public final class Devices {
@@ -72,9 +72,12 @@ public final class Devices {
     public static String checkFor(String requested, String dtype, boolean training) {
         if (training) trainOptions("cuda", dtype);  // the spelling first
         else checkDtype(dtype);
-        if (dtype.equals("int8") && requested.equals("auto")) return "cpu";  // int8 runs on the CPU only
+        if (dtype.equals("int8") && !training) {  // int8 runs on the CPU only, so auto picks it
+            checkName(requested);
+            if (requested.startsWith("cuda")) options(requested, dtype);
+            return "cpu";
+        }
         String d = resolveQuietly(requested);
-        if (!d.equals("cpu") && dtype.equals("int8")) options(d, dtype);
         if (d.equals("cpu") && !dtype.equals("fp32") && !(dtype.equals("bf16") && !training) && !dtype.equals("int8")) {
             if (requested.equals("auto")) {
                 throw new IllegalArgumentException("dtype " + dtype + " needs CUDA, and device auto found none: " + NativeLibrary.cudaInfo());

@@ -22,9 +22,10 @@ import java.util.Map;
  * <p>Weights are copied into native memory once; for each input size a plan is compiled and
  * its buffers are allocated on first use and reused for every later batch of that size.
  *
- * <p>Devices: the CPU (oneDNN; {@link Options#dtype()} picks fp32 or, on CPUs with AVX512_BF16,
- * bf16) or an NVIDIA GPU (cuDNN; fp32, tf32, fp16 or bf16). CPU bf16 logits agree with fp32 to a
- * relative L2 error of 2.4e-3 to 3.3e-3 on the golden cases (README, section "CPU bf16"). On the GPU a batch size's first call also captures the whole forward in
+ * <p>Devices: the CPU (oneDNN; {@link Options#dtype()} picks fp32, int8 with calibrated weights
+ * ({@link Calibrator}) or, on CPUs with AVX512_BF16, bf16) or an NVIDIA GPU (cuDNN; fp32, tf32,
+ * fp16 or bf16). CPU bf16 logits agree with fp32 to a relative L2 error of 2.4e-3 to 3.3e-3 on the
+ * golden cases (README, section "CPU bf16"), int8 logits to 8e-3 to 2.5e-2 (section "CPU int8"). On the GPU a batch size's first call also captures the whole forward in
  * a CUDA Graph, which later calls of that size replay.
  *
  * <p>Thread safety: a Predictor may be shared between threads; its calls are serialised
@@ -43,7 +44,8 @@ public final class Predictor implements AutoCloseable {
      * @param threads CPU threads per batch; 0 means all cores; at most {@link #MAX_THREADS}
      * @param dtype   {@code fp32} (default; true fp32); {@code bf16} on CUDA, or on a CPU with AVX512_BF16 (the
      *                convolution matmuls in bf16 with fp32 accumulation, see {@link Devices}); on CUDA also
-     *                {@code tf32}, {@code fp16}
+     *                {@code tf32}, {@code fp16}; on the CPU {@code int8} (weights from {@link Calibrator};
+     *                {@code auto} then means the CPU)
      */
     public record Options(String device, int threads, String dtype) {
         public Options {

@@ -57,6 +57,38 @@ class CliTest extends CliHarness {
         assertTrue(stdout().contains("(" + best + ")"), "top-1 of chelsea should be class " + best + ": " + stdout());
     }
 
+    /** quantize (calibration on Fashion-MNIST's training split), then forward and evaluate in int8. */
+    @Test
+    void quantizeThenForwardAndEvaluateInInt8(@TempDir Path dir) {
+        Assumptions.assumeTrue(Files.exists(GOLDEN.resolve("bc-28-fmnist.safetensors")), "golden files absent");
+        Assumptions.assumeTrue(Files.isRegularFile(Path.of(io.densenet4j.data.Datasets.FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz")),
+                "Fashion-MNIST not installed");
+        Path q = dir.resolve("int8.safetensors"), o = dir.resolve("out.safetensors");
+        String w = GOLDEN.resolve("bc-28-fmnist.safetensors").toString(), ioFile = GOLDEN.resolve("bc-28-fmnist-io.safetensors").toString();
+        assertEquals(0, run("quantize", "--weights", w, "--calibration", "fashion-mnist", "--images", "96", "--batch", "32",
+                "--threads", "2", "--out", q.toString()), stderr());
+        assertTrue(stdout().startsWith("calibrated on 96 images of fashion-mnist (training split)") && stdout().contains("26 ranges"), stdout());
+        assertEquals(0, run("info", "--weights", q.toString()), stderr());
+        assertTrue(stdout().contains("int8_calibration: 26 ranges"), stdout());
+        assertEquals(0, run("forward", "--weights", q.toString(), "--input", ioFile, "--output", o.toString(), "--dtype", "int8",
+                "--threads", "2"), stderr());
+        float[] got = SafeTensors.read(o).tensors().require("logits").floats();
+        float[] want = SafeTensors.read(Path.of(ioFile)).tensors().require("logits").floats();
+        double err = io.densenet4j.train.GoldenTrainingTest.relL2(want, got);
+        assertTrue(err > 1e-4 && err < 5e-2, "int8 forward relative L2 against fp32 " + err);
+        assertEquals(0, run("evaluate", "--weights", q.toString(), "--dtype", "int8", "--threads", "2"), stderr());
+        assertTrue(stdout().startsWith("accuracy: "), stdout());
+        // refusals: one line, exit 2, nothing written
+        assertBadInput("dtype int8 needs calibration ranges, and these weights have none", "forward", "--weights", w, "--input", ioFile,
+                "--output", dir.resolve("o2.safetensors").toString(), "--dtype", "int8");
+        assertBadInput("--images must be positive", "quantize", "--weights", w, "--images", "0", "--out", dir.resolve("x.safetensors").toString());
+        assertBadInput("is a directory", "quantize", "--weights", w, "--out", dir.toString());
+        assertBadInput("dtype int8 runs on the CPU only", "bench", "--arch", "densenet-bc", "--depth", "10", "--dtype", "int8",
+                "--device", "cuda", "--seconds", "0.1");
+        assertBadInput("training dtype must be fp32, fp16 or bf16", "train", "--dtype", "int8", "--steps", "1", "--out", dir.resolve("t").toString());
+        assertFalse(Files.exists(dir.resolve("o2.safetensors")) || Files.exists(dir.resolve("x.safetensors")));
+    }
+
     @Test
     void badInputExitsTwoWithOneLine(@TempDir Path dir) throws Exception {
         Path empty = Files.createFile(dir.resolve("empty.pth"));
@@ -78,7 +110,7 @@ class CliTest extends CliHarness {
                 dir.resolve(".").resolve("in.safetensors").toString());
         assertEquals(wBytes, Files.size(w), "weights untouched");
         assertEquals(inBytes, Files.size(in), "input untouched");
-        assertBadInput("dtype must be fp32, tf32, fp16 or bf16", "bench", "--arch", "densenet-bc", "--depth", "10", "--dtype",
+        assertBadInput("dtype must be fp32, tf32, fp16, bf16 or int8", "bench", "--arch", "densenet-bc", "--depth", "10", "--dtype",
                 "fp64", "--seconds", "0.1");
         assertBadInput("runs on CUDA only", "bench", "--arch", "densenet-bc", "--depth", "10", "--device", "cpu", "--dtype",
                 "fp16", "--seconds", "0.1");
