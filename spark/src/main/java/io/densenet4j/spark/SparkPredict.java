@@ -50,6 +50,9 @@ public final class SparkPredict {
         SparkSession.Builder b = SparkSession.builder().appName("densenet4j predict");
         if (o.containsKey("master")) b = b.master(o.get("master"));
         else if (System.getProperty("spark.master") == null) b = b.master("local[*]");
+        String master = o.getOrDefault("master", System.getProperty("spark.master", "local[*]"));
+        // local mode: no web UI to start (about 1 s of the fixed cost), unless asked for
+        if (master.startsWith("local") && System.getProperty("spark.ui.enabled") == null) b = b.config("spark.ui.enabled", "false");
         SparkSession spark = b.getOrCreate();
         try {
             long t0 = System.nanoTime();
@@ -64,6 +67,9 @@ public final class SparkPredict {
                     .setNormalize(o.getOrDefault("normalize", "imagenet"));
             if (o.containsKey("config")) c.setConfigPath(o.get("config"));
             Dataset<Row> out = c.transform(files).select("path", "top1", "top1_prob", "topk", "topk_prob", "error");
+            // the counts come with the write (one job), not from reading the output back (a second job)
+            org.apache.spark.sql.Observation stats = new org.apache.spark.sql.Observation("densenet4j");
+            out = out.observe(stats, functions.count(functions.lit(1)).as("n"), functions.count(col("error")).as("failed"));
             String format = o.getOrDefault("format", "parquet");
             if (format.equals("csv")) {
                 out = out.withColumn("topk", concat_ws(";", col("topk").cast("array<string>")))
@@ -72,10 +78,15 @@ public final class SparkPredict {
             } else {
                 out.write().mode("overwrite").parquet(o.get("out"));
             }
-            Dataset<Row> written = format.equals("csv") ? spark.read().option("header", "true").csv(o.get("out")) : spark.read().parquet(o.get("out"));
-            Row counts = written.agg(functions.count(functions.lit(1)), functions.count(col("error"))).first();  // one job
-            long n = counts.getLong(0);
-            long failed = counts.getLong(1);
+            Map<String, Object> counts;
+            try {
+                counts = stats.getAsJava();  // available once the write has run
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while reading the job's counts", e);
+            }
+            long n = ((Number) counts.get("n")).longValue();
+            long failed = ((Number) counts.get("failed")).longValue();
             double secs = (System.nanoTime() - t0) / 1e9;
             System.out.println(String.format(Locale.ROOT, "densenet4j-spark: %d images in %.1f s (%.1f img/s), %d unreadable, %d partitions -> %s",
                     n, secs, n / secs, failed, partitions, o.get("out")));

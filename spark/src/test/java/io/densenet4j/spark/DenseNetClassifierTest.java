@@ -193,8 +193,18 @@ class DenseNetClassifierTest {
         Path w = weights(dir);
         for (int i = 0; i < 3; i++) png(dir.resolve("imgs").resolve("p" + i + ".png"), i, 40, 40);
         Files.writeString(dir.resolve("imgs").resolve("bad.png"), "x");
-        assertEquals(0, SparkPredict.run("predict", "--weights", w.toString(), "--images", dir.resolve("imgs").toString(), "--out",
-                dir.resolve("out").toString(), "--format", "csv", "--top", "2", "--batch", "2", "--resize", "40", "--crop", "32", "--device", "cpu"));
+        java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.out;
+        System.setOut(new java.io.PrintStream(printed, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            assertEquals(0, SparkPredict.run("predict", "--weights", w.toString(), "--images", dir.resolve("imgs").toString(), "--out",
+                    dir.resolve("out").toString(), "--format", "csv", "--top", "2", "--batch", "2", "--resize", "40", "--crop", "32", "--device", "cpu"));
+        } finally {
+            System.setOut(old);
+        }
+        String line = printed.toString(java.nio.charset.StandardCharsets.UTF_8);
+        // the counts observed during the write: 4 rows, the unreadable one among them
+        assertTrue(line.contains("densenet4j-spark: 4 images in ") && line.contains(", 1 unreadable, "), line);
         SparkSession s = SparkSession.builder().master("local[2]").config("spark.ui.enabled", "false").getOrCreate();
         spark = s;  // the runner stopped the shared session
         List<Row> rows = s.read().option("header", "true").csv(dir.resolve("out").toString()).collectAsList();
