@@ -44,7 +44,10 @@ final class ForwardCommand implements Runnable {
     }
 
     /** Throws IllegalArgumentException when {@code out} names the same file as {@code other}: it would be overwritten. */
-    static void refuseOverwrite(Path out, String option, Path other) {
+    static void refuseOverwrite(Path out, String option, Path other) { refuseOverwrite("--output", out, option, other); }
+
+    /** The same for an output option named {@code outOption}. */
+    static void refuseOverwrite(String outOption, Path out, String option, Path other) {
         Path a = out.toAbsolutePath().normalize(), b = other.toAbsolutePath().normalize();
         boolean same = a.equals(b);
         try {
@@ -52,6 +55,6 @@ final class ForwardCommand implements Runnable {
         } catch (java.io.IOException e) {
             // unreadable: the read or the write fails with its own message
         }
-        if (same) throw new IllegalArgumentException("--output " + out + " is the same file as " + option + "; it would be overwritten");
+        if (same) throw new IllegalArgumentException(outOption + " " + out + " is the same file as " + option + "; it would be overwritten");
     }
 }

@@ -67,6 +67,7 @@ final class QuantizeCommand implements Runnable {
         if (threads < 0 || threads > io.densenet4j.Predictor.MAX_THREADS) {
             throw new IllegalArgumentException("--threads must be from 0 (all cores) to " + io.densenet4j.Predictor.MAX_THREADS + ", got " + threads);
         }
+        ForwardCommand.refuseOverwrite("--out", out, "--weights", weights);  // a checkpoint's optimizer state would be lost
         if (Files.isDirectory(out)) throw new IllegalArgumentException("--out " + out + " is a directory; give a file name such as " + out.resolve("int8.safetensors"));
         NormalizeSpec given = normalize != null ? NormalizeSpec.parse(normalize) : null;
         Map<String, String> meta = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS ? SafeTensors.read(weights).metadata() : Map.of();

@@ -83,6 +83,7 @@ class CliTest extends CliHarness {
                 "--output", dir.resolve("o2.safetensors").toString(), "--dtype", "int8");
         assertBadInput("--images must be positive", "quantize", "--weights", w, "--images", "0", "--out", dir.resolve("x.safetensors").toString());
         assertBadInput("is a directory", "quantize", "--weights", w, "--out", dir.toString());
+        assertBadInput("--out " + q + " is the same file as --weights", "quantize", "--weights", q.toString(), "--out", q.toString());
         assertBadInput("dtype int8 runs on the CPU only", "bench", "--arch", "densenet-bc", "--depth", "10", "--dtype", "int8",
                 "--device", "cuda", "--seconds", "0.1");
         assertBadInput("training dtype must be fp32, fp16 or bf16", "train", "--dtype", "int8", "--steps", "1", "--out", dir.resolve("t").toString());
