@@ -83,7 +83,7 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
         crop = new IntParam(this, "crop", "centre crop side (>= 1)");
         normalize = new Param<>(this, "normalize", Normalization.SYNTAX);
         device = new Param<>(this, "device", "auto (the task's GPU, else densenet4j's choice), cpu, cuda or cuda:INDEX");
-        dtype = new Param<>(this, "dtype", "fp32 or bf16 (CPU with AVX512_BF16, or CUDA), or on CUDA tf32 or fp16");
+        dtype = new Param<>(this, "dtype", "fp32 or bf16 (CPU with AVX512_BF16, or CUDA), on CUDA tf32 or fp16, on the CPU int8 (weights from densenet4j quantize)");
         threads = new IntParam(this, "threads", "CPU threads per engine, 0 (all cores) to 1024");
         onError = new Param<>(this, "onError", "fail (the task fails naming the file) or null (null results and an error message)");
         setDefault(configPath, "");
@@ -224,7 +224,8 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
             List<float[]> images = new ArrayList<>(s.batch());
             List<Integer> good = new ArrayList<>(s.batch());
             String[] errors = new String[s.batch()];
-            io.densenet4j.Predictor p = EngineCache.engine(s, taskDevice(s.device()));
+            // int8 runs on the CPU only: auto then means the CPU even where Spark assigned a GPU
+            io.densenet4j.Predictor p = EngineCache.engine(s, s.dtype().equals("int8") && s.device().equals("auto") ? "cpu" : taskDevice(s.device()));
             // On the CPU a forward uses every core it was given; decoders in the JVM's other tasks
             // sharing those cores would slow its OpenMP team about 2x (measured), so decoding
             // (shared) pauses while a forward (exclusive) runs. A GPU forward leaves the cores free.

@@ -105,6 +105,31 @@ class DenseNetClassifierTest {
         assertEquals(before + 1, EngineCache.enginesCreated(), "engines created in this (driver = executor) JVM");
     }
 
+    /** dtype int8 with calibrated weights (device auto means the CPU): the transformer's logits equal a direct int8 forward's. */
+    @Test
+    void int8LogitsEqualDirectInt8Forward(@TempDir Path dir) throws Exception {
+        for (int i = 0; i < 4; i++) png(dir.resolve("img").resolve("i" + i + ".png"), 20 + i, 40, 40);
+        ImageTransform tf = ImageTransform.builder().resize(40).crop(32).normalize(ImageTransform.IMAGENET_MEAN, ImageTransform.IMAGENET_STD).build();
+        io.densenet4j.io.StateDict q;
+        try (io.densenet4j.Calibrator c = io.densenet4j.Calibrator.create(CFG, Initializers.torchvision(new DenseNet(CFG), 9), 1)) {
+            c.observe(tf.apply(ImageDecoder.read(dir.resolve("img").resolve("i0.png"), ColorMode.RGB)), 1, 32, 32);
+            q = c.quantizedWeights();
+        }
+        Path w = dir.resolve("int8.safetensors");
+        SafeTensors.write(w, q, Map.of());
+        List<Row> rows = classifier(w).setDtype("int8").setDevice("auto").transform(files(dir.resolve("img"))).select("path", "logits", "error")
+                .collectAsList();
+        assertEquals(4, rows.size());
+        try (Predictor p = Predictor.create(CFG, q, new Predictor.Options("cpu", 1, "int8"))) {
+            for (Row r : rows) {
+                assertNull(r.get(2));
+                float[] want = p.forward(tf.apply(ImageDecoder.read(Path.of(java.net.URI.create(r.getString(0))), ColorMode.RGB)), 1, 32, 32);
+                List<Float> got = r.getList(1);
+                for (int j = 0; j < 5; j++) assertEquals(want[j], got.get(j), 1e-5, r.getString(0) + " logit " + j);
+            }
+        }
+    }
+
     @Test
     void goldenPhotosGetPredictsTopOne() throws Exception {
         Assumptions.assumeTrue(Files.exists(GOLDEN.resolve("densenet121.pth")), "golden files absent");
