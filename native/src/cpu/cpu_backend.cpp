@@ -60,6 +60,23 @@ struct Needs {
     size_t scratchpad_bytes = 0, chunk_floats = 0, tmp_floats = 0;
 };
 
+/** int8: the quantization steps max_c / top of calibration tensor `name` ((C) float32). A
+ *  maximum must be finite and >= 0 (anything else is a damaged file, refused naming it); a channel
+ *  whose maximum is 0 (or below 1e-30) was never positive and gets step 0 (it stays 0). */
+std::vector<float> int8_steps(const WeightStore::Impl& w, const std::string& name, int c, float top) {
+    DN_CHECK(w.tensors.count(name) != 0, "dtype int8 needs calibration ranges, and the weights lack ", name,
+             "; make them with `densenet4j quantize`");
+    const StoredTensor& mx = w.get(name, {c});
+    std::vector<float> step(c);
+    for (int k = 0; k < c; k++) {
+        float m = mx.data.data()[k];
+        DN_CHECK(std::isfinite(m) && m >= 0.0f, "calibration range ", name, "[", k, "] is ", m,
+                 "; ranges are the finite maxima (>= 0) that `densenet4j quantize` writes");
+        step[k] = m > 1e-30f ? m / top : 0.0f;
+    }
+    return step;
+}
+
 /** What the convolution matmuls compute in (the CPU's dtype option). */
 enum class Precision { fp32, bf16, int8 };
 
@@ -540,15 +557,9 @@ private:
     // overflows (measured: oneDNN's gemm:jit saturates). On DenseNet-121, 8 images, AVX2: relative
     // L2 1.7e-2 against fp32 with 127/127, 2.1e-2 with 127/255 (saturating), 3.7e-2 with 63/255.
     void quantize(const WeightStore::Impl& w, const std::string& weight) {
-        std::string name = range_name(weight);
-        DN_CHECK(w.tensors.count(name) != 0, "dtype int8 needs calibration ranges, and the weights lack ", name,
-                 "; make them with `densenet4j quantize`");
-        const StoredTensor& mx = w.get(name, {cin_});
         top_ = cpu_has_vnni() ? 255.0f : 127.0f;
-        std::vector<float> step(cin_);
+        std::vector<float> step = int8_steps(w, range_name(weight), cin_, top_);
         for (int k = 0; k < cin_; k++) {
-            float m = mx.data.data()[k];
-            step[k] = std::isfinite(m) && m > 0.0f ? m / top_ : 0.0f;
             float inv = step[k] > 0.0f ? 1.0f / step[k] : 0.0f;  // a channel never positive stays 0
             in_scale_.data()[k] *= inv;
             in_shift_.data()[k] *= inv;
@@ -799,13 +810,8 @@ public:
                 std::string range = PointwiseConv::range_name(s.weight);
                 if (quantizable && calibrate) probes_.push_back({i, s.src.b, s.cin, range, std::vector<float>(s.cin, 0.0f)});
                 if (quantizable && prec == Precision::int8 && producer->second->can_quantize_output() && w.tensors.count(range)) {
-                    const StoredTensor& mx = w.get(range, {s.cin});
                     float top = cpu_has_vnni() ? 255.0f : 127.0f;
-                    std::vector<float> step(s.cin);
-                    for (int c = 0; c < s.cin; c++) {
-                        float m = mx.data.data()[c];
-                        step[c] = std::isfinite(m) && m > 0.0f ? m / top : 0.0f;
-                    }
+                    std::vector<float> step = int8_steps(w, range, s.cin, top);
                     producer->second->quantize_output(step, top);
                     last_writer.erase(s.src.b);
                     ops_.push_back(std::make_unique<Int8Conv>(std::move(s), step));

@@ -45,9 +45,10 @@ DN_CLONES void bn_relu_pool_row(const float* __restrict x0, const float* __restr
     }
 }
 
+// a NaN wins, as in PyTorch's max_pool2d (std::max would drop it)
 DN_CLONES void max_row(const float* __restrict x, int C, float* __restrict m) {
 #pragma omp simd
-    for (int c = 0; c < C; c++) m[c] = std::max(m[c], x[c]);
+    for (int c = 0; c < C; c++) m[c] = (x[c] > m[c] || x[c] != x[c]) ? x[c] : m[c];
 }
 
 DN_CLONES void acc_bn_relu_row(const float* __restrict x, int C, const float* __restrict s,

@@ -39,6 +39,7 @@ public final class Calibrator implements AutoCloseable {
     private final StateDict weights;
     private final Predictor predictor;
     private long images;
+    private boolean closed;
 
     private Calibrator(DenseNetConfig config, StateDict weights, int threads) {
         this.weights = weights;
@@ -64,7 +65,13 @@ public final class Calibrator implements AutoCloseable {
      * @throws IllegalArgumentException as {@link Predictor#forward(float[], int, int, int)}
      */
     public float[] observe(float[] input, int n, int height, int width) {
+        if (closed) throw new IllegalStateException("calibrator is closed");
         float[] logits = predictor.forward(input, n, height, width);
+        for (float v : logits) {
+            if (!Float.isFinite(v)) {
+                throw new IllegalArgumentException("a calibration batch gave non-finite logits (" + v + "): its images hold NaN or Inf, or the weights do");
+            }
+        }
         images += n;
         return logits;
     }
@@ -73,12 +80,14 @@ public final class Calibrator implements AutoCloseable {
     public long images() { return images; }
 
     /**
-     * The ranges recorded so far: for each 1x1 conv with a BN-ReLU prologue, {@code <conv>.input_max}
-     * to its C_in per-channel maxima (the largest over every input size observed).
+     * The ranges recorded so far: for each conv int8 takes (a dense layer's 1x1 and 3x3, a
+     * transition's), {@code <conv>.input_max} to its C_in per-channel maxima (the largest over every
+     * input size observed; finite and >= 0).
      *
-     * @throws IllegalStateException before any {@link #observe}
+     * @throws IllegalStateException before any {@link #observe}, or after {@link #close()}
      */
     public Map<String, float[]> ranges() {
+        if (closed) throw new IllegalStateException("calibrator is closed; take its ranges before closing it");
         if (images == 0) throw new IllegalStateException("no calibration images observed yet");
         Map<String, float[]> out = new TreeMap<>();
         for (String text : predictor.calibration()) {
@@ -99,7 +108,7 @@ public final class Calibrator implements AutoCloseable {
      * The weights with the ranges recorded so far added ({@code <conv>.input_max}, (C_in) float32):
      * what {@code dtype int8} needs. The fp32 tensors are the same objects as given.
      *
-     * @throws IllegalStateException before any {@link #observe}
+     * @throws IllegalStateException before any {@link #observe}, or after {@link #close()}
      */
     public StateDict quantizedWeights() {
         Map<String, float[]> r = ranges();
@@ -111,6 +120,36 @@ public final class Calibrator implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Which of {@code net}'s int8 ranges {@code weights} hold: one line for {@code info}, e.g.
+     * {@code "26 of 26 ranges (runs with --dtype int8 --device cpu)"}, or null when they hold none.
+     * A dense layer's conv1 and a transition's conv need theirs; a 3x3 conv2 without one runs in fp32.
+     */
+    public static String summary(DenseNet net, StateDict weights) {
+        java.util.Set<String> stray = new java.util.TreeSet<>();
+        for (String k : weights.keys()) if (k.endsWith(RANGE_SUFFIX)) stray.add(k);
+        if (stray.isEmpty()) return null;
+        int want = 0, have = 0, requiredMissing = 0;
+        for (Map.Entry<String, long[]> e : net.stateDictShapes().all().entrySet()) {
+            String k = e.getKey();
+            boolean conv1 = k.endsWith(".conv1.weight") || k.matches(".*transition\\d+\\.conv\\.weight");
+            if (!conv1 && !k.endsWith(".conv2.weight")) continue;
+            want++;
+            String r = k.substring(0, k.length() - ".weight".length()) + RANGE_SUFFIX;
+            Tensor t = weights.get(r);
+            stray.remove(r);
+            if (t != null && t.shape().length == 1 && t.shape()[0] == e.getValue()[1]) have++;
+            else if (conv1) requiredMissing++;
+        }
+        return have + " of " + want + " ranges" + (have == want ? " (runs with --dtype int8 --device cpu)"
+                : requiredMissing > 0 ? " (" + requiredMissing + " a 1x1 conv needs missing or mis-shaped: --dtype int8 refuses these weights; run quantize again)"
+                : " (the 3x3 convs without one run in fp32)")
+                + (stray.isEmpty() ? "" : "; " + stray.size() + " other *" + RANGE_SUFFIX + " tensors ignored");
+    }
+
     @Override
-    public void close() { predictor.close(); }
+    public void close() {
+        closed = true;
+        predictor.close();
+    }
 }

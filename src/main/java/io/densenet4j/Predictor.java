@@ -159,6 +159,7 @@ public final class Predictor implements AutoCloseable {
         NativeCore.Engine e = engine(height, width);
         float[] out = new float[n * numClasses()];
         NativeLibrary.run(() -> e.forward(input, n, out));
+        ran();
         return out;
     }
 
@@ -181,6 +182,7 @@ public final class Predictor implements AutoCloseable {
         NativeCore.Engine e = engine(height, width);
         FloatBuffer in = input.slice(), out = output.slice();
         NativeLibrary.run(() -> e.forward(in, n, out));
+        ran();
     }
 
     /**
@@ -203,6 +205,7 @@ public final class Predictor implements AutoCloseable {
         NativeCore.Engine e = engine(height, width);
         float[] out = new float[n * numClasses()];
         NativeLibrary.run(() -> e.forward_u8(input, n, mean, std, out));
+        ran();
         return out;
     }
 
@@ -222,6 +225,7 @@ public final class Predictor implements AutoCloseable {
         ByteBuffer in = input.slice();
         FloatBuffer out = output.slice();
         NativeLibrary.run(() -> e.forward_u8(in, n, mean, std, out));
+        ran();
     }
 
     /** A direct float buffer in native byte order with room for {@code count} floats, for {@link #forward(FloatBuffer, int, int, int, FloatBuffer)}; reusable across calls. */
@@ -308,10 +312,17 @@ public final class Predictor implements AutoCloseable {
         if (e == null) {
             Plan plan = net.inferencePlan(height, width);
             e = NativeLibrary.call(() -> new NativeCore.Engine(plan.text(), store, device, options.threads(), backendOptions));
-            Devices.noteFallback(options.device(), device);
             engines.put(key, e);
         }
         return e;
+    }
+
+    /**
+     * After a forward went through: auto's fallback to the CPU is logged (once per JVM), so that a
+     * refused first batch prints only its refusal. int8 runs on the CPU by choice, not as a fallback.
+     */
+    private void ran() {
+        if (!options.dtype().equals("int8")) Devices.noteFallback(options.device(), device);
     }
 
     /** The native weights (for tests that run partial plans). */

@@ -123,6 +123,57 @@ class CpuInt8Test {
             }
         });
         assertTrue(n.getMessage().contains("features.denseblock1.denselayer1.conv1.input_max"), n.getMessage());
+        // damaged values (calibration never writes them) are refused naming the tensor; 0 (a channel never positive) is fine
+        StateDict q = calibrated(cfg, fp32, Golden.io("odd-k5").require("input").floats(), 3, 45, 67);
+        String name = "features.denseblock2.denselayer1.conv2.input_max";
+        for (float v : new float[] {Float.NaN, Float.POSITIVE_INFINITY, -1f}) {
+            StateDict d = new StateDict(q.asMap());
+            float[] r = q.require(name).floats().clone();
+            r[1] = v;
+            d.put(name, Tensor.ofFloats(new long[] {r.length}, r));
+            RuntimeException x = assertThrows(RuntimeException.class, () -> {
+                try (Predictor p = Predictor.create(cfg, d, new Predictor.Options("cpu", 2, "int8"))) {
+                    p.forward(new float[2 * 45 * 67], 1, 45, 67);
+                }
+            });
+            assertTrue(x.getMessage().startsWith("calibration range " + name + "[1] is "), x.getMessage());
+        }
+        StateDict zero = new StateDict(q.asMap());
+        zero.put(name, Tensor.ofFloats(new long[] {q.require(name).floats().length}, new float[q.require(name).floats().length]));
+        try (Predictor p = Predictor.create(cfg, zero, new Predictor.Options("cpu", 2, "int8"))) {
+            for (float v : p.forward(new float[2 * 45 * 67], 1, 45, 67)) assertTrue(Float.isFinite(v));
+        }
+        // info's summary counts the ranges the network uses
+        DenseNet net = new DenseNet(cfg);
+        assertEquals("19 of 19 ranges (runs with --dtype int8 --device cpu)", Calibrator.summary(net, q));
+        StateDict partial = new StateDict(q.asMap());
+        partial.remove("features.denseblock1.denselayer1.conv1.input_max");
+        partial.remove(name);
+        partial.put("foo.input_max", Tensor.ofFloats(new long[] {1}, new float[] {1}));
+        assertTrue(Calibrator.summary(net, partial).startsWith("17 of 19 ranges (1 a 1x1 conv needs missing"), Calibrator.summary(net, partial));
+        assertTrue(Calibrator.summary(net, partial).endsWith("; 1 other *.input_max tensors ignored"), Calibrator.summary(net, partial));
+        assertEquals(null, Calibrator.summary(net, fp32));
+    }
+
+    @Test
+    void aClosedCalibratorRefusesToGiveRanges() {
+        DenseNetConfig cfg = Golden.config("odd-k5");
+        StateDict fp32 = StateDicts.load(Golden.file("odd-k5.pth"));
+        Calibrator c = Calibrator.create(cfg, fp32, 2);
+        c.observe(Golden.io("odd-k5").require("input").floats(), 3, 45, 67);
+        c.close();
+        assertThrows(IllegalStateException.class, c::ranges);
+        assertThrows(IllegalStateException.class, c::quantizedWeights);
+        assertThrows(IllegalStateException.class, () -> c.observe(new float[2 * 45 * 67], 1, 45, 67));
+        // non-finite logits (here from a NaN classifier bias) are refused rather than calibrated on
+        StateDict bad = new StateDict(fp32.asMap());
+        float[] bias = fp32.require("classifier.bias").floats().clone();
+        bias[0] = Float.NaN;
+        bad.put("classifier.bias", Tensor.ofFloats(new long[] {bias.length}, bias));
+        try (Calibrator d = Calibrator.create(cfg, bad, 2)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> d.observe(new float[2 * 45 * 67], 1, 45, 67));
+            assertTrue(e.getMessage().startsWith("a calibration batch gave non-finite logits"), e.getMessage());
+        }
     }
 
     /**

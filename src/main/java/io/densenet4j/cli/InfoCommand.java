@@ -56,10 +56,8 @@ final class InfoCommand implements Runnable {
             System.out.println("normalize: " + (spec == null || spec.equals(pairs) ? pairs : spec.equals("none") ? "none" : spec + " (" + pairs + ")"));
             System.out.println("classes: " + String.join(", ", ck.classNames()));
         }
-        if (sd != null) {
-            long ranges = sd.keys().stream().filter(k -> k.endsWith(io.densenet4j.Calibrator.RANGE_SUFFIX)).count();
-            if (ranges > 0) System.out.println("int8_calibration: " + ranges + " ranges (runs with --dtype int8 --device cpu)");
-        }
+        String int8 = sd != null ? io.densenet4j.Calibrator.summary(net, sd) : null;
+        if (int8 != null) System.out.println("int8_calibration: " + int8);
         try {
             System.out.println("cpu_kernels: " + io.densenet4j.internal.NativeLibrary.cpuIsaInfo());
         } catch (RuntimeException noNative) {

@@ -67,9 +67,10 @@ class CliTest extends CliHarness {
         String w = GOLDEN.resolve("bc-28-fmnist.safetensors").toString(), ioFile = GOLDEN.resolve("bc-28-fmnist-io.safetensors").toString();
         assertEquals(0, run("quantize", "--weights", w, "--calibration", "fashion-mnist", "--images", "96", "--batch", "32",
                 "--threads", "2", "--out", q.toString()), stderr());
-        assertTrue(stdout().startsWith("calibrated on 96 images of fashion-mnist (training split)") && stdout().contains("26 ranges"), stdout());
+        assertTrue(stdout().startsWith("calibrated on 96 images of fashion-mnist (training split)") && stdout().contains("26 ranges")
+                && stdout().contains("(normalize 0.28"), stdout());
         assertEquals(0, run("info", "--weights", q.toString()), stderr());
-        assertTrue(stdout().contains("int8_calibration: 26 ranges"), stdout());
+        assertTrue(stdout().contains("int8_calibration: 26 of 26 ranges (runs with --dtype int8 --device cpu)"), stdout());
         assertEquals(0, run("forward", "--weights", q.toString(), "--input", ioFile, "--output", o.toString(), "--dtype", "int8",
                 "--threads", "2"), stderr());
         float[] got = SafeTensors.read(o).tensors().require("logits").floats();

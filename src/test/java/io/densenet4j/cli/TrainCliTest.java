@@ -35,6 +35,38 @@ class TrainCliTest extends CliHarness {
         return f;
     }
 
+    /**
+     * quantize on a checkpoint: its optimizer state goes along (resuming loses nothing), a replaced
+     * normalisation is said and stored, and int8 evaluation runs with it.
+     */
+    @Test
+    void quantizeKeepsACheckpointsStateAndStoresTheNormalisationUsed(@TempDir Path dir) throws Exception {
+        Path data = tensors(dir, 48, 3);
+        Path runDir = dir.resolve("run");
+        assertEquals(0, run("train", "--dataset", "tensors:" + data, "--val-split", "0.25", "--arch", "densenet-bc", "--depth", "10",
+                "--growth-rate", "4", "--epochs", "1", "--batch", "8", "--threads", "2", "--out", runDir.toString()), err.toString());
+        Path ck = runDir.resolve("checkpoint.safetensors"), q = dir.resolve("q.safetensors");
+        assertEquals(0, run("quantize", "--weights", ck.toString(), "--normalize", "0.5,2;0.5,2", "--images", "16", "--threads", "2",
+                "--out", q.toString()), err.toString());
+        assertTrue(err.toString().contains("--normalize 0.5,2;0.5,2 replaces the checkpoint's normalisation"), err.toString());
+        assertTrue(out.toString().startsWith("calibrated on 16 images of tensors:" + data + " in "), out.toString());  // no "training split"
+        var in = SafeTensors.read(ck);
+        var got = SafeTensors.read(q);
+        long momenta = 0;
+        for (var e : in.tensors().asMap().entrySet()) {
+            if (!e.getKey().startsWith(Checkpoint.MOMENTUM_PREFIX)) continue;
+            momenta++;
+            assertArrayEquals(e.getValue().floats(), got.tensors().require(e.getKey()).floats(), e.getKey());
+        }
+        assertTrue(momenta > 0, "the checkpoint has momentum buffers");
+        assertEquals("0.5,0.5", got.metadata().get("normalization.mean"));
+        assertEquals("2.0,2.0", got.metadata().get("normalization.std"));
+        assertEquals(in.metadata().get("step"), got.metadata().get("step"));
+        assertEquals(0, run("evaluate", "--weights", q.toString(), "--dataset", "tensors:" + data, "--dtype", "int8", "--threads", "2"),
+                err.toString());
+        assertTrue(out.toString().startsWith("accuracy: "), out.toString());
+    }
+
     @Test
     void trainEvaluateAndSaveState(@TempDir Path dir) throws Exception {
         Path data = tensors(dir, 64, 4);
