@@ -129,7 +129,7 @@ public final class Calibrator implements AutoCloseable {
         java.util.Set<String> stray = new java.util.TreeSet<>();
         for (String k : weights.keys()) if (k.endsWith(RANGE_SUFFIX)) stray.add(k);
         if (stray.isEmpty()) return null;
-        int want = 0, have = 0, requiredMissing = 0;
+        int want = 0, have = 0, requiredMissing = 0, damaged = 0;
         for (Map.Entry<String, long[]> e : net.stateDictShapes().all().entrySet()) {
             String k = e.getKey();
             boolean conv1 = k.endsWith(".conv1.weight") || k.matches(".*transition\\d+\\.conv\\.weight");
@@ -138,13 +138,23 @@ public final class Calibrator implements AutoCloseable {
             String r = k.substring(0, k.length() - ".weight".length()) + RANGE_SUFFIX;
             Tensor t = weights.get(r);
             stray.remove(r);
-            if (t != null && t.shape().length == 1 && t.shape()[0] == e.getValue()[1]) have++;
+            boolean shaped = t != null && t.shape().length == 1 && t.shape()[0] == e.getValue()[1];
+            if (shaped && valid(t)) have++;
+            else if (t != null) damaged++;  // present but unusable: refused at load
             else if (conv1) requiredMissing++;
         }
-        return have + " of " + want + " ranges" + (have == want ? " (runs with --dtype int8 --device cpu)"
-                : requiredMissing > 0 ? " (" + requiredMissing + " a 1x1 conv needs missing or mis-shaped: --dtype int8 refuses these weights; run quantize again)"
-                : " (the 3x3 convs without one run in fp32)")
-                + (stray.isEmpty() ? "" : "; " + stray.size() + " other *" + RANGE_SUFFIX + " tensors ignored");
+        String state = have == want ? " (runs with --dtype int8 --device cpu)"
+                : damaged + requiredMissing > 0 ? " (" + (damaged > 0 ? damaged + " damaged or mis-shaped" : "")
+                        + (damaged > 0 && requiredMissing > 0 ? ", " : "") + (requiredMissing > 0 ? requiredMissing + " that a 1x1 conv needs missing" : "")
+                        + ": --dtype int8 refuses these weights; run quantize again)"
+                : " (the 3x3 convs without one run in fp32)";
+        return have + " of " + want + " ranges" + state + (stray.isEmpty() ? "" : "; " + stray.size() + " other *" + RANGE_SUFFIX + " tensors ignored");
+    }
+
+    /** Whether every value of a range tensor is a finite maximum >= 0 (what the native side accepts). */
+    private static boolean valid(Tensor t) {
+        for (float v : t.toFloats()) if (!(Float.isFinite(v) && v >= 0f)) return false;
+        return true;
     }
 
     @Override

@@ -150,7 +150,16 @@ class CpuInt8Test {
         partial.remove("features.denseblock1.denselayer1.conv1.input_max");
         partial.remove(name);
         partial.put("foo.input_max", Tensor.ofFloats(new long[] {1}, new float[] {1}));
-        assertTrue(Calibrator.summary(net, partial).startsWith("17 of 19 ranges (1 a 1x1 conv needs missing"), Calibrator.summary(net, partial));
+        assertTrue(Calibrator.summary(net, partial).startsWith("17 of 19 ranges (1 that a 1x1 conv needs missing: --dtype int8 refuses"),
+                Calibrator.summary(net, partial));
+        StateDict nan = new StateDict(q.asMap());
+        float[] r = q.require(name).floats().clone();
+        r[0] = Float.NaN;
+        nan.put(name, Tensor.ofFloats(new long[] {r.length}, r));
+        assertEquals("18 of 19 ranges (1 damaged or mis-shaped: --dtype int8 refuses these weights; run quantize again)", Calibrator.summary(net, nan));
+        StateDict no3x3 = new StateDict(q.asMap());
+        no3x3.remove(name);
+        assertEquals("18 of 19 ranges (the 3x3 convs without one run in fp32)", Calibrator.summary(net, no3x3));
         assertTrue(Calibrator.summary(net, partial).endsWith("; 1 other *.input_max tensors ignored"), Calibrator.summary(net, partial));
         assertEquals(null, Calibrator.summary(net, fp32));
     }

@@ -106,7 +106,11 @@ final class QuantizeCommand implements Runnable {
         net.checkWeights(sd);  // a wrong --arch is named before anything about the data
         int channels = cfg.inChannels();
         List<String> notes = new ArrayList<>();
-        Source src = photos ? photos(ck, given, channels) : dataset(ck, given, channels, notes);
+        Source src = photos ? photos(ck, given, channels) : dataset(ck, given, channels);
+        if (ck != null && given != null) {
+            notes.add("note: --normalize " + given.text() + " replaces the checkpoint's normalisation (" + NormalizeSpec.describe(ck.normalization())
+                    + ") in " + out + ": int8 there runs with it");
+        }
         net.checkInputSize(src.height, src.width);
         long t0 = System.nanoTime();
         StateDict q;
@@ -125,19 +129,21 @@ final class QuantizeCommand implements Runnable {
         Map<String, String> outMeta = new LinkedHashMap<>(checkpoint ? meta : Map.of());
         outMeta.put("quantization", "int8 calibration ranges (<conv>.input_max): per-channel maxima of the input of each conv int8 takes, over "
                 + n + " images of " + calibration + src.what + ", normalised " + NormalizeSpec.describe(src.norm));
+        if (checkpoint && given != null) outMeta.put(Checkpoint.RUN_PREFIX + "normalize", given.text());
         outMeta.put("normalization.mean", floats(src.norm.mean()));
         outMeta.put("normalization.std", floats(src.norm.std()));
         SafeTensors.write(out, q, outMeta);
         notes.forEach(System.err::println);
         System.out.println(String.format(Locale.ROOT, "calibrated on %d images of %s%s in %.1f s (normalize %s): %d ranges -> %s",
                 n, calibration, src.what, (System.nanoTime() - t0) / 1e9, NormalizeSpec.describe(src.norm), ranges, out));
-        System.out.println("run it with --dtype int8 --device cpu, e.g. densenet4j evaluate --weights " + out + " --dtype int8");
+        System.out.println("run it with --dtype int8 --device cpu, e.g. densenet4j " + (photos ? "predict" : "evaluate") + " --weights " + out + " --dtype int8"
+                + (photos ? " IMAGE..." : ""));
     }
 
     /** Calibration images: how many were fed (feed), their size and normalisation, and how the summary names them. */
     private record Source(java.util.function.ToIntFunction<Calibrator> feed, int height, int width, Normalization norm, String what) {}
 
-    private Source dataset(Checkpoint ck, NormalizeSpec given, int channels, List<String> notes) {
+    private Source dataset(Checkpoint ck, NormalizeSpec given, int channels) {
         Dataset train = Datasets.open(calibration, dataDir, true);
         boolean named = !calibration.startsWith("folder:") && !calibration.startsWith("tensors:");
         if (channels != train.channels()) {
@@ -150,10 +156,6 @@ final class QuantizeCommand implements Runnable {
         } else {
             NormalizeSpec spec = given != null ? given : calibration.startsWith("tensors:") ? NormalizeSpec.NONE : NormalizeSpec.COMPUTED;
             norm = spec.resolve(train.channels(), () -> train);
-            if (ck != null) {
-                notes.add("note: --normalize " + given.text() + " replaces the checkpoint's normalisation (" + NormalizeSpec.describe(ck.normalization())
-                        + ") in " + out + ": int8 there runs with it");
-            }
         }
         int n = Math.min(images, train.size());
         if (n == 0) throw new IllegalArgumentException(calibration + " has no images to calibrate on");
@@ -168,6 +170,7 @@ final class QuantizeCommand implements Runnable {
     }
 
     private Source photos(Checkpoint ck, NormalizeSpec given, int channels) {
+        if (calibration.length() == "images:".length()) throw new IllegalArgumentException("--calibration images: names no path; give images:DIR");
         Path dir = Path.of(calibration.substring("images:".length()));
         if (!Files.isDirectory(dir)) throw new IllegalArgumentException("--calibration " + calibration + ": " + dir + " is not a directory");
         List<Path> all;

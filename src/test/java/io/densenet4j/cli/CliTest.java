@@ -91,6 +91,27 @@ class CliTest extends CliHarness {
         assertFalse(Files.exists(dir.resolve("o2.safetensors")) || Files.exists(dir.resolve("x.safetensors")));
     }
 
+    /** ImageNet weights calibrated on photos (images:DIR, the eval transform and ImageNet's normalisation, as predict). */
+    @Test
+    void quantizeOnPhotosForImageNetWeights(@TempDir Path dir) {
+        Assumptions.assumeTrue(Files.exists(GOLDEN.resolve("densenet121.pth")), "golden files absent");
+        Path q = dir.resolve("dn121-int8.safetensors"), o = dir.resolve("out.safetensors");
+        assertEquals(0, run("quantize", "--weights", GOLDEN.resolve("densenet121.pth").toString(), "--calibration", "images:" + IMAGES,
+                "--threads", "2", "--out", q.toString()), stderr());
+        assertTrue(stdout().startsWith("calibrated on 2 images of images:" + IMAGES + " in ") && stdout().contains("(normalize 0.485,0.229;0.456,0.224;0.406,0.225)")
+                && stdout().contains("119 ranges") && stdout().contains("densenet4j predict --weights"), stdout());
+        String ioFile = GOLDEN.resolve("densenet121-io.safetensors").toString();
+        assertEquals(0, run("forward", "--weights", q.toString(), "--input", ioFile, "--output", o.toString(), "--dtype", "int8", "--threads", "2"), stderr());
+        float[] got = SafeTensors.read(o).tensors().require("logits").floats();
+        float[] want = SafeTensors.read(Path.of(ioFile)).tensors().require("logits").floats();
+        double err = io.densenet4j.train.GoldenTrainingTest.relL2(want, got);
+        assertTrue(err > 1e-4 && err < 5e-2, "int8 relative L2 against fp32 " + err);
+        assertBadInput("images: names no path", "quantize", "--weights", GOLDEN.resolve("densenet121.pth").toString(), "--calibration", "images:",
+                "--out", dir.resolve("x.safetensors").toString());
+        assertBadInput("--resize and --crop apply to --calibration images:DIR only", "quantize", "--weights", GOLDEN.resolve("densenet121.pth").toString(),
+                "--resize", "100", "--out", dir.resolve("x.safetensors").toString());
+    }
+
     @Test
     void badInputExitsTwoWithOneLine(@TempDir Path dir) throws Exception {
         Path empty = Files.createFile(dir.resolve("empty.pth"));
