@@ -71,7 +71,9 @@ final class EvaluateCommand implements Runnable {
         } else {
             sd = StateDicts.load(weights);
             if (cfg == null) cfg = ArchitectureInference.infer(sd);
-            norm = null;
+            // plain weights from `quantize` store the normalisation their ranges were calibrated with
+            norm = given == null && meta.containsKey("quantization") ? Checkpoint.normalization(meta) : null;
+            if (norm != null) notes.add("note: using the normalisation quantize stored in " + weights + " (" + NormalizeSpec.describe(norm) + ")");
         }
         if (norm == null) {
             NormalizeSpec spec = given != null ? given : dataset.startsWith("tensors:") ? NormalizeSpec.NONE : NormalizeSpec.COMPUTED;

@@ -17,6 +17,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -61,8 +62,10 @@ final class PredictCommand implements Runnable {
         if (given != null && (mean != null || std != null)) throw new IllegalArgumentException("give --normalize or --mean/--std, not both");
         if (given != null && given.computed()) throw new IllegalArgumentException("--normalize computed needs a training split; predict takes imagenet, none or MEAN,STD (a checkpoint's own is the default)");
         // a densenet4j checkpoint says how training preprocessed: size, normalisation, class names
-        Checkpoint ck = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS
-                && Checkpoint.isCheckpoint(SafeTensors.read(weights).metadata()) ? Checkpoint.read(weights) : null;
+        Map<String, String> meta = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS ? SafeTensors.read(weights).metadata() : Map.of();
+        Checkpoint ck = Checkpoint.isCheckpoint(meta) ? Checkpoint.read(weights) : null;
+        // plain weights from `quantize` store the normalisation their ranges were calibrated with
+        io.densenet4j.data.Normalization stored = ck == null && meta.containsKey("quantization") ? Checkpoint.normalization(meta) : null;
         DenseNetConfig cfg = arch.resolve();
         if (cfg == null && ck != null) cfg = ck.config();
         try (Predictor p = ck != null ? Predictor.create(cfg, ck.model(), run.options()) : Predictor.load(weights, cfg, run.options())) {
@@ -74,8 +77,10 @@ final class PredictCommand implements Runnable {
                 mean = n.mean();
                 std = n.std();
             }
-            float[] m = mean != null ? mean : ck != null ? ck.normalization().mean() : channels == 3 ? ImageTransform.IMAGENET_MEAN : new float[] {0.5f};
-            float[] s = std != null ? std : ck != null ? ck.normalization().std() : channels == 3 ? ImageTransform.IMAGENET_STD : new float[] {0.5f};
+            float[] m = mean != null ? mean : ck != null ? ck.normalization().mean() : stored != null ? stored.mean()
+                    : channels == 3 ? ImageTransform.IMAGENET_MEAN : new float[] {0.5f};
+            float[] s = std != null ? std : ck != null ? ck.normalization().std() : stored != null ? stored.std()
+                    : channels == 3 ? ImageTransform.IMAGENET_STD : new float[] {0.5f};
             int side = crop != null ? crop : ck != null ? ck.height() : 224;
             int shorter = resize != null ? resize : ck != null ? ck.height() : 256;
             ImageTransform tf = ImageTransform.builder().resize(shorter).crop(side).normalize(m, s).build();

@@ -79,6 +79,7 @@ class CliTest extends CliHarness {
         assertTrue(err > 1e-4 && err < 5e-2, "int8 forward relative L2 against fp32 " + err);
         assertEquals(0, run("evaluate", "--weights", q.toString(), "--dtype", "int8", "--threads", "2"), stderr());
         assertTrue(stdout().startsWith("accuracy: "), stdout());
+        assertTrue(stderr().contains("note: using the normalisation quantize stored in"), stderr());
         // refusals: one line, exit 2, nothing written
         assertBadInput("dtype int8 needs calibration ranges, and these weights have none", "forward", "--weights", w, "--input", ioFile,
                 "--output", dir.resolve("o2.safetensors").toString(), "--dtype", "int8");
