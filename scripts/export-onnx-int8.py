@@ -16,9 +16,9 @@ random initialisation under torch.manual_seed(0), as export-onnx.py makes it, an
 uses random images (throughput does not depend on the values).
 """
 import argparse
+import importlib.util
 import os
 import sys
-import tempfile
 
 
 def main(argv=None):
@@ -35,20 +35,17 @@ def main(argv=None):
         import onnx
         import torch
         import torchvision
-        from onnx import helper, numpy_helper, TensorProto
+        from onnx import helper, numpy_helper
     except ImportError as e:
         print(f"export-onnx-int8: {e}; install Debian's python3-torch python3-torchvision python3-onnx "
               f"(scripts/setup --peers)", file=sys.stderr)
         return 2
 
-    torch.manual_seed(0)
-    model = getattr(torchvision.models, args.arch)()
-    if args.weights:
-        sd = torch.load(args.weights, map_location="cpu")
-        if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
-            sd = sd["state_dict"]
-        model.load_state_dict(sd, strict=True)
-    model.eval()
+    # the same model export-onnx.py exported, built by its own code
+    spec = importlib.util.spec_from_file_location("export_onnx", os.path.join(os.path.dirname(os.path.abspath(__file__)), "export-onnx.py"))
+    export_onnx = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export_onnx)
+    model = export_onnx.build_model(args.arch, args.weights)
 
     # Each Conv's input range and output range, in execution order (the ONNX graph lists its
     # Conv nodes in the same order). The exporter folds a BatchNorm that follows a conv (conv0 and
@@ -160,12 +157,7 @@ def main(argv=None):
     del graph.initializer[:]
     graph.initializer.extend(keep)
     onnx.checker.check_model(m)
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=out_dir)
-    os.close(fd)
-    onnx.save(m, tmp)
-    os.replace(tmp, args.out)
+    export_onnx.write_atomically(args.out, lambda tmp: onnx.save(m, tmp))
     print(f"export-onnx-int8: wrote {args.out} ({done} Convs in QDQ: uint8 activations per tensor, int8 weights per channel; "
           f"ranges from {args.calibration_images} random images)")
     return 0

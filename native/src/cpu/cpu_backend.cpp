@@ -77,6 +77,51 @@ std::vector<float> int8_steps(const WeightStore::Impl& w, const std::string& nam
     return step;
 }
 
+/** The calibration tensor of the conv whose weight is `weight`: its input's per-channel maximum. */
+std::string range_name(const std::string& weight) {
+    std::string base = weight.size() > 7 && weight.compare(weight.size() - 7, 7, ".weight") == 0
+                           ? weight.substr(0, weight.size() - 7)
+                           : weight;
+    return base + ".input_max";
+}
+
+/** One calibration line, "NAME v0 v1 ..." (each value exact: %.9g), as Engine::calibration() gives them. */
+void write_range(std::ostream& os, const std::string& name, const std::vector<float>& max) {
+    char v[32];
+    os << name;
+    for (float m : max) {
+        std::snprintf(v, sizeof v, " %.9g", m);
+        os << v;
+    }
+    os << "\n";
+}
+
+/** int8: the highest activation level: 255 where the CPU has VNNI dot products, else 127 (AVX2's
+ *  vpmaddubsw sums two u8 x s8 products in int16, which 255 * 127 * 2 overflows). */
+float int8_top() { return cpu_has_vnni() ? 255.0f : 127.0f; }
+
+/** int8 weights: element (o, j) of `w` at w[o * so + j * sj], input channel j / taps; each input
+ *  channel's step folded in (step[c] * w), then quantized per output channel o, symmetric, to
+ *  +-127 into the same layout. Returns the int8 values (in float storage, as every buffer) and
+ *  writes the per-output-channel scales to `scale` (0 where a channel's weights are all 0). */
+Buffer quantize_weights(const float* w, int outs, int64_t per, int64_t so, int64_t sj, int64_t taps,
+                        const std::vector<float>& step, Buffer& scale) {
+    Buffer q((static_cast<size_t>(outs) * per + 3) / 4);
+    int8_t* q8 = reinterpret_cast<int8_t*>(q.data());
+    scale.resize(outs);
+    for (int o = 0; o < outs; o++) {
+        float amax = 0.0f;
+        for (int64_t j = 0; j < per; j++) amax = std::max(amax, std::fabs(step[j / taps] * w[o * so + j * sj]));
+        float sc = amax > 0.0f ? amax / 127.0f : 0.0f;
+        scale.data()[o] = sc;
+        for (int64_t j = 0; j < per; j++) {
+            float v = sc > 0.0f ? step[j / taps] * w[o * so + j * sj] / sc : 0.0f;
+            q8[o * so + j * sj] = static_cast<int8_t>(std::lrint(std::max(-127.0f, std::min(127.0f, v))));
+        }
+    }
+    return q;
+}
+
 /** What the convolution matmuls compute in (the CPU's dtype option). */
 enum class Precision { fp32, bf16, int8 };
 
@@ -144,7 +189,7 @@ struct ConvSpec {
 
 ConvSpec conv_spec(const Plan& p, const PlanOp& op, const WeightStore::Impl& w) {
     ConvSpec s{view(p, op, "src"), view(p, op, "dst"), op.line, op.integer("k"), op.integer("stride", 1),
-               op.integer("pad", 0), 0, 0, op.integer("out_relu", 0) != 0, {}, {}};
+               op.integer("pad", 0), 0, 0, op.integer("out_relu", 0) != 0, {}, {}, op.str("weight")};
     int line = s.line, k = s.k;
     DN_CHECK(k > 0 && s.stride > 0 && s.pad >= 0, "plan line ", line, ": bad conv geometry");
     DN_CHECK(s.src.whole(), "plan line ", line, ": a ", k, "x", k, " conv reads a whole buffer, not a slice");
@@ -157,7 +202,6 @@ ConvSpec conv_spec(const Plan& p, const PlanOp& op, const WeightStore::Impl& w) 
              s.dst.decl.h, "x", s.dst.decl.w, ")");
     s.cin = s.src.len;
     s.cout = s.dst.len;
-    s.weight = op.str("weight");
     const StoredTensor& wt = w.get(s.weight, {s.cout, s.cin, k, k});
     size_t per = static_cast<size_t>(s.cin) * k * k;
     s.folded.resize(per * s.cout);
@@ -172,36 +216,45 @@ ConvSpec conv_spec(const Plan& p, const PlanOp& op, const WeightStore::Impl& w) 
     return s;
 }
 
-// oneDNN's convolution, for every k x k conv Winograd does not take.
+// oneDNN's convolution, for every k x k conv Winograd does not take. With int8 input steps
+// (dtype int8: a dense layer's 3x3, whose uint8 input the 1x1 conv before it writes, input channel
+// c at step[c] = max_c / top from calibration) it is oneDNN's u8 x s8 convolution with int32
+// accumulation: the steps are folded into the weights, which are then quantized per output
+// channel, symmetric, to +-127, and dequantized by per-channel scales fused into the conv.
 class DirectConv : public Op {
 public:
-    explicit DirectConv(ConvSpec s)
+    explicit DirectConv(ConvSpec s, const std::vector<float>* int8_step = nullptr)
         : src_(s.src), dst_(s.dst), line_(s.line), k_(s.k), stride_(s.stride), pad_(s.pad), cin_(s.cin),
-          cout_(s.cout), relu_(s.relu), folded_(std::move(s.folded)), bias_(std::move(s.bias)) {}
+          cout_(s.cout), relu_(s.relu), int8_(int8_step != nullptr), folded_(std::move(s.folded)), bias_(std::move(s.bias)) {
+        if (int8_) quantize(*int8_step);
+    }
     const float* bias() const { return bias_.size() ? bias_.data() : nullptr; }
 
     void prepare(Ctx& c, Needs& needs) override {
         memory::dims src{c.n, cin_, src_.decl.h, src_.decl.w}, dst{c.n, cout_, dst_.decl.h, dst_.decl.w};
-        auto src_md = memory::desc(src, dt::f32, tag::nhwc);
+        dt wt = int8_ ? dt::s8 : dt::f32;
+        auto src_md = memory::desc(src, int8_ ? dt::u8 : dt::f32, tag::nhwc);
         auto dst_md = memory::desc(dst, dt::f32, tag::nhwc);
-        auto w_md = memory::desc({cout_, cin_, k_, k_}, dt::f32, tag::any);
+        auto w_md = memory::desc({cout_, cin_, k_, k_}, wt, tag::any);
         memory::dims strides{stride_, stride_}, pad{pad_, pad_};
+        dnnl::primitive_attr attr = make_attr(relu_);
+        if (int8_) attr.set_scales_mask(DNNL_ARG_WEIGHTS, 1);  // one scale per output channel
         if (bias_.size()) {
             auto b_md = memory::desc({cout_}, dt::f32, tag::a);
             pd_ = dnnl::convolution_forward::primitive_desc(c.eng, dnnl::prop_kind::forward_inference,
                                                            dnnl::algorithm::convolution_direct, src_md, w_md, b_md,
-                                                           dst_md, strides, pad, pad, make_attr(relu_));
+                                                           dst_md, strides, pad, pad, attr);
         } else {
             pd_ = dnnl::convolution_forward::primitive_desc(c.eng, dnnl::prop_kind::forward_inference,
                                                            dnnl::algorithm::convolution_direct, src_md, w_md, dst_md,
-                                                           strides, pad, pad, make_attr(relu_));
+                                                           strides, pad, pad, attr);
         }
         prim_ = dnnl::convolution_forward(pd_);
-        // Reorder the folded OIHW weights into the layout the chosen kernel wants.
+        // Reorder the folded OIHW weights (int8: quantized) into the layout the chosen kernel wants.
         auto wdesc = pd_.weights_desc();
         if (!(wdesc == cur_wdesc_)) {
             weights_.resize(wdesc.get_size() / sizeof(float) + 16);
-            auto user = memory(memory::desc({cout_, cin_, k_, k_}, dt::f32, tag::oihw), c.eng, folded_.data());
+            auto user = memory(memory::desc({cout_, cin_, k_, k_}, wt, tag::oihw), c.eng, folded_.data());
             auto mine = memory(wdesc, c.eng, weights_.data());
             dnnl::reorder(user, mine).execute(c.strm, user, mine);
             c.strm.wait();
@@ -220,6 +273,7 @@ public:
             {DNNL_ARG_DST, memory(pd_.dst_desc(), c.eng, out)},
             {DNNL_ARG_SCRATCHPAD, memory(pd_.scratchpad_desc(), c.eng, c.scratchpad)}};
         if (bias_.size()) args[DNNL_ARG_BIAS] = memory(pd_.bias_desc(), c.eng, bias_.data());
+        if (int8_) args[DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS] = memory(memory::desc({cout_}, dt::f32, tag::a), c.eng, wscale_.data());
         prim_.execute(c.strm, args);
         if (!dst_.whole())
             copy_rows(c.tmp, cout_, c.n * dst_.decl.pixels(), cout_, c.buf[dst_.b] + dst_.off, dst_.decl.c);
@@ -227,17 +281,23 @@ public:
 
     std::string describe() const override {
         std::ostringstream os;
-        os << "conv" << k_ << "x" << k_ << "/" << stride_ << " " << src_.decl.name << " -> " << dst_.decl.name << ":"
+        os << "conv" << k_ << "x" << k_ << "/" << stride_ << (int8_ ? " int8 (uint8 input) " : " ") << src_.decl.name << " -> " << dst_.decl.name << ":"
            << dst_.off << ":" << dst_.len << (dst_.whole() ? "" : " (via scratch)") << " ["
            << (prim_ ? pd_.impl_info_str() : "not prepared") << "]";
         return os.str();
     }
 
 private:
+    // folded_ becomes the int8 OIHW weights, wscale_ their per-output-channel scales
+    void quantize(const std::vector<float>& step) {
+        int64_t per = static_cast<int64_t>(cin_) * k_ * k_;
+        folded_ = quantize_weights(folded_.data(), cout_, per, per, 1, static_cast<int64_t>(k_) * k_, step, wscale_);
+    }
+
     View src_, dst_;
     int line_, k_, stride_, pad_, cin_, cout_;
-    bool relu_;
-    Buffer folded_, bias_, weights_;
+    bool relu_, int8_;
+    Buffer folded_, bias_, weights_, wscale_;
     memory::desc cur_wdesc_;
     dnnl::convolution_forward::primitive_desc pd_;
     dnnl::convolution_forward prim_;
@@ -450,24 +510,9 @@ public:
         out_top_ = top;
     }
 
-    /** The calibration tensor of the conv whose weight is `weight`: its input's per-channel maximum. */
-    static std::string range_name(const std::string& weight) {
-        std::string base = weight.size() > 7 && weight.compare(weight.size() - 7, 7, ".weight") == 0
-                               ? weight.substr(0, weight.size() - 7)
-                               : weight;
-        return base + ".input_max";
-    }
-
     /** Calibration: the per-channel maxima seen so far of this conv's input (after its prologue). */
     void ranges(std::ostream& os) const override {
-        if (range_name_.empty()) return;
-        char v[32];
-        os << range_name_;
-        for (float m : max_) {
-            std::snprintf(v, sizeof v, " %.9g", m);
-            os << v;
-        }
-        os << "\n";
+        if (!range_name_.empty()) write_range(os, range_name_, max_);
     }
 
     void prepare(Ctx& c, Needs& needs) override {
@@ -557,29 +602,15 @@ private:
     // overflows (measured: oneDNN's gemm:jit saturates). On DenseNet-121, 8 images, AVX2: relative
     // L2 1.7e-2 against fp32 with 127/127, 2.1e-2 with 127/255 (saturating), 3.7e-2 with 63/255.
     void quantize(const WeightStore::Impl& w, const std::string& weight) {
-        top_ = cpu_has_vnni() ? 255.0f : 127.0f;
+        top_ = int8_top();
         std::vector<float> step = int8_steps(w, range_name(weight), cin_, top_);
         for (int k = 0; k < cin_; k++) {
             float inv = step[k] > 0.0f ? 1.0f / step[k] : 0.0f;  // a channel never positive stays 0
             in_scale_.data()[k] *= inv;
             in_shift_.data()[k] *= inv;
         }
-        const float qmax = 127.0f;
-        wscale_.resize(cout_);
-        size_t count = static_cast<size_t>(cin_) * cout_;
-        Buffer q((count + 3) / 4);
-        int8_t* q8 = reinterpret_cast<int8_t*>(q.data());
-        for (int o = 0; o < cout_; o++) {
-            float amax = 0.0f;
-            for (int k = 0; k < cin_; k++) amax = std::max(amax, std::fabs(step[k] * wt_.data()[static_cast<size_t>(k) * cout_ + o]));
-            float sc = amax > 0.0f ? amax / qmax : 0.0f;
-            wscale_.data()[o] = sc;
-            for (int k = 0; k < cin_; k++) {
-                float v = sc > 0.0f ? step[k] * wt_.data()[static_cast<size_t>(k) * cout_ + o] / sc : 0.0f;
-                q8[static_cast<size_t>(k) * cout_ + o] = static_cast<int8_t>(std::lrint(std::max(-qmax, std::min(qmax, v))));
-            }
-        }
-        wt_ = std::move(q);
+        // weights as (K = cin) x (N = cout): element (o, k) at k * cout + o
+        wt_ = quantize_weights(wt_.data(), cout_, cin_, 1, cout_, 1, step, wscale_);
     }
 
     Gemm make(Ctx& c, int64_t m, Needs& needs) {
@@ -617,97 +648,6 @@ private:
     std::string range_name_;  // calibration: the tensor name, and the maxima so far
     std::vector<float> max_;
     Gemm full_, tail_;
-};
-
-// ------------------------------------------------------------------ int8 k x k conv
-// dtype int8: a k x k conv (the dense layers' 3x3) as oneDNN's u8 x s8 direct convolution with
-// int32 accumulation. Its uint8 input is written by the 1x1 conv before it (quantize_output), with
-// input channel c at step[c] = max_c / top (calibration); the steps are folded into the weights,
-// which are then quantized per output channel, symmetric, to +-127. The float output goes
-// straight to a whole destination, or through a dense scratch into a channel slice.
-class Int8Conv : public Op {
-public:
-    Int8Conv(ConvSpec s, const std::vector<float>& step)
-        : src_(s.src), dst_(s.dst), k_(s.k), stride_(s.stride), pad_(s.pad), cin_(s.cin), cout_(s.cout), relu_(s.relu),
-          bias_(std::move(s.bias)) {
-        size_t per = static_cast<size_t>(cin_) * k_ * k_, taps = static_cast<size_t>(k_) * k_;
-        wq_.resize((per * cout_ + 3) / 4);
-        wscale_.resize(cout_);
-        int8_t* q = reinterpret_cast<int8_t*>(wq_.data());
-        for (int o = 0; o < cout_; o++) {
-            const float* w = s.folded.data() + o * per;
-            float amax = 0.0f;
-            for (size_t j = 0; j < per; j++) amax = std::max(amax, std::fabs(step[j / taps] * w[j]));
-            float sc = amax > 0.0f ? amax / 127.0f : 0.0f;
-            wscale_.data()[o] = sc;
-            for (size_t j = 0; j < per; j++)
-                q[o * per + j] = static_cast<int8_t>(sc > 0.0f ? std::lrint(std::max(-127.0f, std::min(127.0f, step[j / taps] * w[j] / sc))) : 0);
-        }
-    }
-
-    void prepare(Ctx& c, Needs& needs) override {
-        memory::dims src{c.n, cin_, src_.decl.h, src_.decl.w}, dst{c.n, cout_, dst_.decl.h, dst_.decl.w};
-        auto src_md = memory::desc(src, dt::u8, tag::nhwc);
-        auto dst_md = memory::desc(dst, dt::f32, tag::nhwc);
-        auto w_md = memory::desc({cout_, cin_, k_, k_}, dt::s8, tag::any);
-        memory::dims strides{stride_, stride_}, pad{pad_, pad_};
-        dnnl::primitive_attr attr = make_attr(relu_);
-        attr.set_scales_mask(DNNL_ARG_WEIGHTS, 1);  // one scale per output channel
-        if (bias_.size()) {
-            auto b_md = memory::desc({cout_}, dt::f32, tag::a);
-            pd_ = dnnl::convolution_forward::primitive_desc(c.eng, dnnl::prop_kind::forward_inference,
-                                                           dnnl::algorithm::convolution_direct, src_md, w_md, b_md,
-                                                           dst_md, strides, pad, pad, attr);
-        } else {
-            pd_ = dnnl::convolution_forward::primitive_desc(c.eng, dnnl::prop_kind::forward_inference,
-                                                           dnnl::algorithm::convolution_direct, src_md, w_md, dst_md,
-                                                           strides, pad, pad, attr);
-        }
-        prim_ = dnnl::convolution_forward(pd_);
-        auto wdesc = pd_.weights_desc();
-        if (!(wdesc == cur_wdesc_)) {
-            weights_.resize(wdesc.get_size() / sizeof(float) + 16);
-            auto user = memory(memory::desc({cout_, cin_, k_, k_}, dt::s8, tag::oihw), c.eng, wq_.data());
-            auto mine = memory(wdesc, c.eng, weights_.data());
-            dnnl::reorder(user, mine).execute(c.strm, user, mine);
-            c.strm.wait();
-            cur_wdesc_ = wdesc;
-        }
-        needs.scratchpad_bytes = std::max(needs.scratchpad_bytes, pd_.scratchpad_desc().get_size());
-        if (!dst_.whole())
-            needs.tmp_floats = std::max(needs.tmp_floats, static_cast<size_t>(c.n * dst_.decl.pixels() * cout_));
-    }
-
-    void run(Ctx& c) override {
-        float* out = dst_.whole() ? c.buf[dst_.b] : c.tmp;
-        std::unordered_map<int, memory> args{
-            {DNNL_ARG_SRC, memory(pd_.src_desc(), c.eng, c.buf[src_.b])},
-            {DNNL_ARG_WEIGHTS, memory(pd_.weights_desc(), c.eng, weights_.data())},
-            {DNNL_ARG_DST, memory(pd_.dst_desc(), c.eng, out)},
-            {DNNL_ARG_SCRATCHPAD, memory(pd_.scratchpad_desc(), c.eng, c.scratchpad)},
-            {DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS, memory(memory::desc({cout_}, dt::f32, tag::a), c.eng, wscale_.data())}};
-        if (bias_.size()) args[DNNL_ARG_BIAS] = memory(pd_.bias_desc(), c.eng, bias_.data());
-        prim_.execute(c.strm, args);
-        if (!dst_.whole())
-            copy_rows(c.tmp, cout_, c.n * dst_.decl.pixels(), cout_, c.buf[dst_.b] + dst_.off, dst_.decl.c);
-    }
-
-    std::string describe() const override {
-        std::ostringstream os;
-        os << "conv" << k_ << "x" << k_ << "/" << stride_ << " int8 (uint8 input) " << src_.decl.name << " -> " << dst_.decl.name << ":"
-           << dst_.off << ":" << dst_.len << (dst_.whole() ? "" : " (via scratch)") << " ["
-           << (prim_ ? pd_.impl_info_str() : "not prepared") << "]";
-        return os.str();
-    }
-
-private:
-    View src_, dst_;
-    int k_, stride_, pad_, cin_, cout_;
-    bool relu_;
-    Buffer bias_, wq_, wscale_, weights_;
-    memory::desc cur_wdesc_;
-    dnnl::convolution_forward::primitive_desc pd_;
-    dnnl::convolution_forward prim_;
 };
 
 // ------------------------------------------------------------------ max pool
@@ -807,14 +747,13 @@ public:
                 // a k x k conv reading what a BN-ReLU'd 1x1 conv wrote (every dense layer's 3x3): int8
                 // with the 1x1 writing uint8, where the weights hold its input ranges; calibration records them
                 bool quantizable = s.k > 1 && producer != last_writer.end() && s.src.whole();
-                std::string range = PointwiseConv::range_name(s.weight);
+                std::string range = range_name(s.weight);
                 if (quantizable && calibrate) probes_.push_back({i, s.src.b, s.cin, range, std::vector<float>(s.cin, 0.0f)});
                 if (quantizable && prec == Precision::int8 && producer->second->can_quantize_output() && w.tensors.count(range)) {
-                    float top = cpu_has_vnni() ? 255.0f : 127.0f;
-                    std::vector<float> step = int8_steps(w, range, s.cin, top);
-                    producer->second->quantize_output(step, top);
+                    std::vector<float> step = int8_steps(w, range, s.cin, int8_top());
+                    producer->second->quantize_output(step, int8_top());
                     last_writer.erase(s.src.b);
-                    ops_.push_back(std::make_unique<Int8Conv>(std::move(s), step));
+                    ops_.push_back(std::make_unique<DirectConv>(std::move(s), &step));
                     continue;
                 }
                 if (winograd != WinogradMode::off && s.k == 3 && s.stride == 1 && s.pad == 1)
@@ -897,15 +836,7 @@ public:
     std::string calibration() const override {
         std::ostringstream os;
         for (auto& op : ops_) op->ranges(os);
-        char v[32];
-        for (const Probe& pr : probes_) {
-            os << pr.name;
-            for (float m : pr.max) {
-                std::snprintf(v, sizeof v, " %.9g", m);
-                os << v;
-            }
-            os << "\n";
-        }
+        for (const Probe& pr : probes_) write_range(os, pr.name, pr.max);
         return os.str();
     }
 

@@ -83,25 +83,22 @@ public final class Predictor implements AutoCloseable {
         this.store = NativeLibrary.call(NativeCore.WeightStore::new);
         try {
             for (Map.Entry<String, long[]> e : net.stateDictShapes().all().entrySet()) {
-                if (e.getKey().endsWith("num_batches_tracked")) continue;
-                Tensor t = weights.require(e.getKey());
-                float[] data = t.toFloats();
-                long[] shape = e.getValue();
-                NativeLibrary.run(() -> store.put(e.getKey(), data, shape, shape.length));
+                if (!e.getKey().endsWith("num_batches_tracked")) put(e.getKey(), weights.require(e.getKey()).toFloats(), e.getValue());
             }
             if (int8) {  // the native side checks each conv's range: name and shape (C_in)
                 for (String k : weights.keys()) {
-                    if (!k.endsWith(StateDicts.RANGE_SUFFIX)) continue;
-                    Tensor t = weights.require(k);
-                    float[] data = t.toFloats();
-                    long[] shape = t.shape();
-                    NativeLibrary.run(() -> store.put(k, data, shape, shape.length));
+                    if (k.endsWith(StateDicts.RANGE_SUFFIX)) put(k, weights.require(k).toFloats(), weights.require(k).shape());
                 }
             }
         } catch (RuntimeException ex) {
             close();
             throw ex;
         }
+    }
+
+    /** Copies one tensor into the native weight store. */
+    private void put(String name, float[] data, long[] shape) {
+        NativeLibrary.run(() -> store.put(name, data, shape, shape.length));
     }
 
     /**

@@ -126,15 +126,8 @@ class CpuBf16Test {
             fp32 = argmax(f.forward(x, 1000, 28, 28), 10);
             bf16 = argmax(b.forward(x, 1000, 28, 28), 10);
         }
-        int right32 = 0, right16 = 0, differ = 0;
-        for (int i = 0; i < 1000; i++) {
-            if (fp32[i] == m.test.label(i)) right32++;
-            if (bf16[i] == m.test.label(i)) right16++;
-            if (fp32[i] != bf16[i]) differ++;
-        }
-        String what = "fp32 " + right32 / 10.0 + "%, bf16 " + right16 / 10.0 + "%, " + differ + " predictions differ";
-        System.out.println("CpuBf16Test Fashion-MNIST 1000 test images: " + what);
-        assertTrue(right32 >= 780, "the network did not learn: " + what);
-        assertTrue(Math.abs(right32 - right16) <= 3, what);
+        TrainedFashionMnist.Agreement r = m.agreement("bf16", fp32, bf16);
+        assertTrue(r.rightFp32() >= 780, "the network did not learn: " + r.what());
+        assertTrue(Math.abs(r.rightFp32() - r.rightOther()) <= 3, r.what());
     }
 }

@@ -204,15 +204,8 @@ class CpuInt8Test {
             fp32 = argmax(f.forward(x, 1000, 28, 28), 10);
             int8 = argmax(i8.forward(x, 1000, 28, 28), 10);
         }
-        int right32 = 0, right8 = 0, differ = 0;
-        for (int i = 0; i < 1000; i++) {
-            if (fp32[i] == m.test.label(i)) right32++;
-            if (int8[i] == m.test.label(i)) right8++;
-            if (fp32[i] != int8[i]) differ++;
-        }
-        String what = "fp32 " + right32 / 10.0 + "%, int8 " + right8 / 10.0 + "%, " + differ + " predictions differ";
-        System.out.println("CpuInt8Test Fashion-MNIST 1000 test images: " + what);
-        assertTrue(right32 >= 780, "the network did not learn: " + what);
-        assertTrue(Math.abs(right32 - right8) <= 10, what);
+        TrainedFashionMnist.Agreement r = m.agreement("int8", fp32, int8);
+        assertTrue(r.rightFp32() >= 780, "the network did not learn: " + r.what());
+        assertTrue(Math.abs(r.rightFp32() - r.rightOther()) <= 10, r.what());
     }
 }

@@ -66,6 +66,23 @@ final class TrainedFashionMnist {
         return model;
     }
 
+    /** fp32 against a reduced precision on the test images: correct predictions of each, and how many differ. */
+    record Agreement(int rightFp32, int rightOther, int differ, String what) {}
+
+    /** Compares the top-1 classes {@code fp32} and {@code other} (named {@code dtype}) on {@link #test}, and prints the figures. */
+    Agreement agreement(String dtype, int[] fp32, int[] other) {
+        int right32 = 0, rightOther = 0, differ = 0;
+        for (int i = 0; i < fp32.length; i++) {
+            if (fp32[i] == test.label(i)) right32++;
+            if (other[i] == test.label(i)) rightOther++;
+            if (fp32[i] != other[i]) differ++;
+        }
+        String what = "fp32 " + right32 * 100.0 / fp32.length + "%, " + dtype + " " + rightOther * 100.0 / fp32.length + "%, " + differ
+                + " predictions differ";
+        System.out.println(dtype + " against fp32, Fashion-MNIST " + fp32.length + " test images: " + what);
+        return new Agreement(right32, rightOther, differ, what);
+    }
+
     /** Images [from, from + n) of {@code d}, normalised, as one (n, 1, 28, 28) batch. */
     float[] batch(io.densenet4j.data.Dataset d, int from, int n) {
         float[] x = new float[n * 784];

@@ -52,6 +52,12 @@ record NormalizeSpec(String text) {
         return Normalization.parse(text, channels);
     }
 
+    /** What {@code predict} normalises photos with when nothing says otherwise: ImageNet's for RGB, 0.5, 0.5 for gray. */
+    static Normalization photoDefault(int channels) {
+        return channels == 3 ? new Normalization(io.densenet4j.image.ImageTransform.IMAGENET_MEAN, io.densenet4j.image.ImageTransform.IMAGENET_STD)
+                : new Normalization(new float[] {0.5f}, new float[] {0.5f});
+    }
+
     /** The normalisation written as {@code --normalize} takes it, one pair per channel. */
     static String describe(Normalization n) {
         float[] m = n.mean(), s = n.std();

@@ -77,10 +77,9 @@ final class PredictCommand implements Runnable {
                 mean = n.mean();
                 std = n.std();
             }
-            float[] m = mean != null ? mean : ck != null ? ck.normalization().mean() : stored != null ? stored.mean()
-                    : channels == 3 ? ImageTransform.IMAGENET_MEAN : new float[] {0.5f};
-            float[] s = std != null ? std : ck != null ? ck.normalization().std() : stored != null ? stored.std()
-                    : channels == 3 ? ImageTransform.IMAGENET_STD : new float[] {0.5f};
+            io.densenet4j.data.Normalization dflt = ck != null ? ck.normalization() : stored != null ? stored : NormalizeSpec.photoDefault(channels);
+            float[] m = mean != null ? mean : dflt.mean();
+            float[] s = std != null ? std : dflt.std();
             int side = crop != null ? crop : ck != null ? ck.height() : 224;
             int shorter = resize != null ? resize : ck != null ? ck.height() : 256;
             ImageTransform tf = ImageTransform.builder().resize(shorter).crop(side).normalize(m, s).build();

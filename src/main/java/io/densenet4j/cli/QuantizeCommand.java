@@ -78,9 +78,7 @@ final class QuantizeCommand implements Runnable {
     public void run() {
         if (images <= 0) throw new IllegalArgumentException("--images must be positive, got " + images);
         if (batch <= 0) throw new IllegalArgumentException("--batch must be positive, got " + batch);
-        if (threads < 0 || threads > io.densenet4j.Predictor.MAX_THREADS) {
-            throw new IllegalArgumentException("--threads must be from 0 (all cores) to " + io.densenet4j.Predictor.MAX_THREADS + ", got " + threads);
-        }
+        RunOptions.checkThreads(threads);
         if (out.toString().isEmpty()) throw new IllegalArgumentException("--out is empty; give a file name such as int8.safetensors");
         ForwardCommand.refuseOverwrite("--out", out, "--weights", weights);  // nothing of the input may be lost
         if (Files.isDirectory(out)) throw new IllegalArgumentException("--out " + out + " is a directory; give a file name such as " + out.resolve("int8.safetensors"));
@@ -119,7 +117,7 @@ final class QuantizeCommand implements Runnable {
         try (Calibrator c = Calibrator.create(cfg, sd, threads)) {
             n = src.feed.applyAsInt(c);
             q = c.quantizedWeights();
-            ranges = c.ranges().size();
+            ranges = (int) q.keys().stream().filter(k -> k.endsWith(Calibrator.RANGE_SUFFIX)).count();
         }
         if (file != null) {  // a checkpoint's optimizer state goes along: resuming from this file loses nothing
             for (Map.Entry<String, io.densenet4j.io.Tensor> e : file.tensors().asMap().entrySet()) {
@@ -184,8 +182,7 @@ final class QuantizeCommand implements Runnable {
         if (given != null && given.computed()) throw new IllegalArgumentException("--normalize computed needs a training split; images:DIR takes imagenet, none or MEAN,STD");
         Normalization norm = given != null ? given.resolve(channels, () -> null)
                 : ck != null ? ck.normalization()
-                : channels == 3 ? new Normalization(ImageTransform.IMAGENET_MEAN, ImageTransform.IMAGENET_STD)
-                : new Normalization(new float[] {0.5f}, new float[] {0.5f});
+                : NormalizeSpec.photoDefault(channels);
         int side = crop != null ? crop : ck != null ? ck.height() : 224;
         int shorter = resize != null ? resize : ck != null ? ck.height() : 256;
         ImageTransform tf = ImageTransform.builder().resize(shorter).crop(side).normalize(norm.mean(), norm.std()).build();

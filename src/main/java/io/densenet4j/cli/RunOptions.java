@@ -15,9 +15,14 @@ final class RunOptions {
     String dtype = "fp32";
 
     Predictor.Options options() {
-        if (threads < 0 || threads > Predictor.MAX_THREADS) {  // worded as train words it
+        checkThreads(threads);
+        return new Predictor.Options(device, threads, dtype);
+    }
+
+    /** Refuses a --threads outside 0 (all cores) .. {@link Predictor#MAX_THREADS}, worded as train words it. */
+    static void checkThreads(int threads) {
+        if (threads < 0 || threads > Predictor.MAX_THREADS) {
             throw new IllegalArgumentException("--threads must be from 0 (all cores) to " + Predictor.MAX_THREADS + ", got " + threads);
         }
-        return new Predictor.Options(device, threads, dtype);
     }
 }
