@@ -53,7 +53,16 @@ public final class SparkPredict {
         String master = o.getOrDefault("master", System.getProperty("spark.master", "local[*]"));
         // local mode: no web UI to start (about 1 s of the fixed cost), unless asked for
         if (master.startsWith("local") && System.getProperty("spark.ui.enabled") == null) b = b.config("spark.ui.enabled", "false");
-        SparkSession spark = b.getOrCreate();
+        SparkSession spark;
+        try {
+            spark = b.getOrCreate();
+        } catch (RuntimeException e) {
+            // e.g. a master URL Spark cannot parse (SparkException, thrown undeclared from Scala)
+            Throwable root = e;
+            while (root.getCause() != null) root = root.getCause();
+            System.err.println("densenet4j-spark: error: could not start Spark (--master " + master + "): " + oneLine(root.getMessage()));
+            return 2;
+        }
         try {
             long t0 = System.nanoTime();
             Dataset<Row> files = spark.read().format("binaryFile").option("recursiveFileLookup", "true")
@@ -133,6 +142,13 @@ public final class SparkPredict {
         }
         if (!Files.isRegularFile(Path.of(o.get("weights")))) throw new IllegalArgumentException("--weights " + o.get("weights") + ": no such file");
         if (!Files.isDirectory(Path.of(o.get("images")))) throw new IllegalArgumentException("--images " + o.get("images") + ": not a folder");
+        if (o.containsKey("master")) {
+            String m = o.get("master");
+            // Spark's own master URL forms (SparkContext.createTaskScheduler); anything else fails there with a stack trace
+            if (!m.matches("local(\\[(\\d+|\\*)(,\\d+)?\\])?|local-cluster\\[\\d+,\\d+,\\d+\\]|spark://.+|yarn|k8s://.+")) {
+                throw new IllegalArgumentException("--master must be local, local[N], local[*], local[N,F], spark://HOST:PORT, yarn or k8s://URL, got '" + m + "'");
+            }
+        }
         String f = o.getOrDefault("format", "parquet");
         if (!f.equals("parquet") && !f.equals("csv")) throw new IllegalArgumentException("--format must be parquet or csv, got '" + f + "'");
         for (String num : List.of("top", "batch", "threads", "resize", "crop")) {

@@ -238,5 +238,30 @@ class DenseNetClassifierTest {
         assertEquals(1, rows.stream().filter(r -> r.getString(5) != null).count(), "the unreadable file has its error");
         assertEquals(2, SparkPredict.run("predict", "--weights", w.toString(), "--images", dir.resolve("nope").toString(), "--out", "o"));
         assertEquals(2, SparkPredict.run("predict", "--weights", w.toString(), "--images", dir.toString(), "--out", "o", "--format", "json"));
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> SparkPredict.parse(new String[] {"predict", "--weights", w.toString(), "--images", dir.toString(), "--out", "o", "--master", "bogus[2]"}));
+        assertTrue(bad.getMessage().startsWith("--master must be local"), bad.getMessage());
+        assertEquals("local[2]", SparkPredict.parse(new String[] {"predict", "--weights", w.toString(), "--images", dir.toString(), "--out", "o",
+                "--master", "local[2]"}).get("master"));
+    }
+
+    @Test
+    void theArchiveTrainingRunClassifiesItsImagesAndCleansUp(@TempDir Path dir) throws Exception {
+        java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.out;
+        System.setOut(new java.io.PrintStream(printed, true, java.nio.charset.StandardCharsets.UTF_8));
+        int rc;
+        try {
+            rc = ArchiveTraining.run(dir);
+        } finally {
+            System.setOut(old);
+            spark = SparkSession.builder().master("local[2]").config("spark.ui.enabled", "false").getOrCreate();  // the runner stopped it
+        }
+        String out = printed.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, rc, out);
+        // both formats: 9 files each, the unreadable one counted
+        assertEquals(2, out.split("densenet4j-spark: 9 images in ", -1).length - 1, out);
+        assertTrue(out.contains(", 1 unreadable, "), out);
+        assertTrue(Files.isDirectory(dir.resolve("out-csv")) && Files.isDirectory(dir.resolve("out-parquet")));
     }
 }
