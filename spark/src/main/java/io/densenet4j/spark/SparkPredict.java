@@ -58,9 +58,7 @@ public final class SparkPredict {
             spark = b.getOrCreate();
         } catch (RuntimeException e) {
             // e.g. a master URL Spark cannot parse (SparkException, thrown undeclared from Scala)
-            Throwable root = e;
-            while (root.getCause() != null) root = root.getCause();
-            System.err.println("densenet4j-spark: error: could not start Spark (--master " + master + "): " + oneLine(root.getMessage()));
+            System.err.println("densenet4j-spark: error: could not start Spark (--master " + master + "): " + oneLine(rootCause(e).getMessage()));
             return 2;
         }
         try {
@@ -104,8 +102,7 @@ public final class SparkPredict {
             System.err.println("densenet4j-spark: error: " + oneLine(e.getMessage()));
             return 2;
         } catch (RuntimeException e) {
-            Throwable root = e;
-            while (root.getCause() != null) root = root.getCause();
+            Throwable root = rootCause(e);
             if (root instanceof IllegalArgumentException || root instanceof io.densenet4j.io.WeightsException
                     || root instanceof io.densenet4j.DenseNetException) {
                 System.err.println("densenet4j-spark: error: " + oneLine(root.getMessage()));
@@ -115,6 +112,11 @@ public final class SparkPredict {
         } finally {
             spark.stop();
         }
+    }
+
+    static Throwable rootCause(Throwable e) {
+        while (e.getCause() != null) e = e.getCause();
+        return e;
     }
 
     static String oneLine(String s) {

@@ -246,7 +246,7 @@ class DenseNetClassifierTest {
     }
 
     @Test
-    void theArchiveTrainingRunClassifiesItsImagesAndCleansUp(@TempDir Path dir) throws Exception {
+    void theArchiveTrainingRunClassifiesItsImagesInBothFormats(@TempDir Path dir) throws Exception {
         java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
         java.io.PrintStream old = System.out;
         System.setOut(new java.io.PrintStream(printed, true, java.nio.charset.StandardCharsets.UTF_8));
