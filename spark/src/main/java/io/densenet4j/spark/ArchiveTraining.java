@@ -26,12 +26,22 @@ import java.util.stream.Stream;
  * measured in {@code bench/results/spark-zen3-2026-12-07}). It classifies a few generated images
  * (6 JPEG, 2 PNG, 1 unreadable) with a tiny random DenseNet-BC in local[2], to parquet and to CSV,
  * in a temporary folder it removes. Exit 0 on success, 1 otherwise (the script then runs without
- * an archive).
+ * an archive). Given the user's runner arguments, it first checks them as {@link SparkPredict} does
+ * and exits 2 with SparkPredict's one-line error on bad ones, so that a mistyped first run after a
+ * build fails at once instead of after the training run.
  */
 public final class ArchiveTraining {
     private ArchiveTraining() {}
 
     public static void main(String[] args) throws IOException {
+        if (args.length > 0) {
+            try {
+                SparkPredict.parse(args);
+            } catch (IllegalArgumentException e) {
+                System.err.println("densenet4j-spark: error: " + e.getMessage());
+                System.exit(2);
+            }
+        }
         Path dir = Files.createTempDirectory("densenet4j-cds-");
         int rc = 1;
         try {

@@ -114,6 +114,13 @@ public final class SparkPredict {
         }
     }
 
+    /** A local path, or the path of a {@code file:} URI ({@code file:/x}, {@code file:///x}). */
+    static Path localPath(String p) {
+        if (!p.regionMatches(true, 0, "file:", 0, 5)) return Path.of(p);
+        String rest = p.substring(5).replaceFirst("^//(?=/)", "");
+        return Path.of(rest);
+    }
+
     static Throwable rootCause(Throwable e) {
         while (e.getCause() != null) e = e.getCause();
         return e;
@@ -143,7 +150,11 @@ public final class SparkPredict {
             if (!o.containsKey(need)) throw new IllegalArgumentException("--" + need + " is required; " + USAGE);
         }
         if (!Files.isRegularFile(Path.of(o.get("weights")))) throw new IllegalArgumentException("--weights " + o.get("weights") + ": no such file");
-        if (!Files.isDirectory(Path.of(o.get("images")))) throw new IllegalArgumentException("--images " + o.get("images") + ": not a folder");
+        // a URI with a scheme (hdfs://, s3a://, ...) is Spark's to resolve; a local path or file: URI is checked here
+        String images = o.get("images");
+        java.util.regex.Matcher scheme = java.util.regex.Pattern.compile("([A-Za-z][A-Za-z0-9+.-]*):.*").matcher(images);
+        boolean local = !scheme.matches() || scheme.group(1).equalsIgnoreCase("file");
+        if (local && !Files.isDirectory(localPath(images))) throw new IllegalArgumentException("--images " + images + ": not a folder");
         if (o.containsKey("master")) {
             String m = o.get("master");
             // Spark's own master URL forms (SparkContext.createTaskScheduler); anything else fails there with a stack trace

@@ -243,6 +243,14 @@ class DenseNetClassifierTest {
         assertTrue(bad.getMessage().startsWith("--master must be local"), bad.getMessage());
         assertEquals("local[2]", SparkPredict.parse(new String[] {"predict", "--weights", w.toString(), "--images", dir.toString(), "--out", "o",
                 "--master", "local[2]"}).get("master"));
+        // a cluster path is Spark's to resolve (the README's spark-submit example reads hdfs:///photos); file: URIs are checked here
+        assertEquals("hdfs:///photos", SparkPredict.parse(new String[] {"predict", "--weights", w.toString(), "--images", "hdfs:///photos",
+                "--out", "o"}).get("images"));
+        assertEquals(dir.toUri().toString(), SparkPredict.parse(new String[] {"predict", "--weights", w.toString(), "--images",
+                dir.toUri().toString(), "--out", "o"}).get("images"));
+        IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> SparkPredict.parse(new String[] {"predict",
+                "--weights", w.toString(), "--images", "file://" + dir.resolve("nope"), "--out", "o"}));
+        assertTrue(missing.getMessage().endsWith(": not a folder"), missing.getMessage());
     }
 
     @Test
