@@ -158,6 +158,24 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
                 i(batchSize), i(resize), i(crop), n.mean(), n.std(), $(device), $(dtype), i(threads), $(onError).equals("null"));
     }
 
+    /**
+     * Builds (or finds) this JVM's engine for these params now, in the calling thread, so that bad
+     * weights, config, device, dtype or threads fail here with their own exception instead of
+     * inside the first task. In local mode the executors are this JVM and reuse the engine (it is
+     * created once either way). A network whose input is not RGB (3 channels) is refused: rows are
+     * decoded to RGB.
+     *
+     * @throws IllegalArgumentException bad params, or a network that does not take 3 channels
+     * @throws io.densenet4j.io.WeightsException unreadable weights
+     * @throws io.densenet4j.DenseNetException no such device, or a native error
+     */
+    public void checkEngine(StructType schema) {
+        Settings s = settings(schema);
+        io.densenet4j.Predictor p = EngineCache.engine(s, s.dtype().equals("int8") && s.device().equals("auto") ? "cpu" : s.device());
+        int c = p.network().config().inChannels();
+        if (c != 3) throw new IllegalArgumentException("the network takes " + c + "-channel input; images are classified as RGB (3 channels)");
+    }
+
     @Override
     public StructType transformSchema(StructType schema) {
         settings(schema);

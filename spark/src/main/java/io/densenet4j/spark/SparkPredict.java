@@ -56,11 +56,14 @@ public final class SparkPredict {
         SparkSession spark;
         try {
             spark = b.getOrCreate();
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
             // e.g. a master URL Spark cannot parse (SparkException, thrown undeclared from Scala)
             System.err.println("densenet4j-spark: error: could not start Spark (--master " + master + "): " + oneLine(rootCause(e).getMessage()));
             return 2;
         }
+        org.apache.hadoop.fs.Path outPath = new org.apache.hadoop.fs.Path(o.get("out"));
+        org.apache.hadoop.fs.Path staging = null;
+        org.apache.hadoop.fs.FileSystem fs = null;
         try {
             long t0 = System.nanoTime();
             Dataset<Row> files = spark.read().format("binaryFile").option("recursiveFileLookup", "true")
@@ -73,6 +76,15 @@ public final class SparkPredict {
                     .setResize(Integer.parseInt(o.getOrDefault("resize", "256"))).setCrop(Integer.parseInt(o.getOrDefault("crop", "224")))
                     .setNormalize(o.getOrDefault("normalize", "imagenet"));
             if (o.containsKey("config")) c.setConfigPath(o.get("config"));
+            // local mode: the engine is built here before the job (the tasks, in this JVM, reuse it), so bad
+            // weights, config, device or dtype fail in one line before anything is written
+            if (master.startsWith("local")) c.checkEngine(files.schema());
+            // the output is written beside OUT and moved into place only when the whole job succeeded:
+            // a failed run leaves an earlier OUT as it was
+            fs = outPath.getFileSystem(spark.sparkContext().hadoopConfiguration());
+            if (fs.isFile(outPath)) throw new IllegalArgumentException("--out " + o.get("out") + " is a file; give a folder (it is replaced by the result)");
+            staging = new org.apache.hadoop.fs.Path(outPath.getParent() == null ? outPath : outPath.getParent(),
+                    "." + outPath.getName() + ".densenet4j-" + java.util.UUID.randomUUID());
             Dataset<Row> out = c.transform(files).select("path", "top1", "top1_prob", "topk", "topk_prob", "error");
             // the counts come with the write (one job), not from reading the output back (a second job)
             org.apache.spark.sql.Observation stats = new org.apache.spark.sql.Observation("densenet4j");
@@ -81,9 +93,9 @@ public final class SparkPredict {
             if (format.equals("csv")) {
                 out = out.withColumn("topk", concat_ws(";", col("topk").cast("array<string>")))
                         .withColumn("topk_prob", concat_ws(";", col("topk_prob").cast("array<string>")));
-                out.write().mode("overwrite").option("header", "true").csv(o.get("out"));
+                out.write().option("header", "true").csv(staging.toString());
             } else {
-                out.write().mode("overwrite").parquet(o.get("out"));
+                out.write().parquet(staging.toString());
             }
             Map<String, Object> counts;
             try {
@@ -92,6 +104,9 @@ public final class SparkPredict {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while reading the job's counts", e);
             }
+            if (fs.exists(outPath) && !fs.delete(outPath, true)) throw new java.io.IOException("cannot replace " + outPath);
+            if (!fs.rename(staging, outPath)) throw new java.io.IOException("cannot move " + staging + " to " + outPath);
+            staging = null;
             long n = ((Number) counts.get("n")).longValue();
             long failed = ((Number) counts.get("failed")).longValue();
             double secs = (System.nanoTime() - t0) / 1e9;
@@ -101,15 +116,23 @@ public final class SparkPredict {
         } catch (IllegalArgumentException e) {
             System.err.println("densenet4j-spark: error: " + oneLine(e.getMessage()));
             return 2;
-        } catch (RuntimeException e) {
+        } catch (Exception e) {  // SparkException is checked in Java's terms, thrown undeclared from Scala
             Throwable root = rootCause(e);
             if (root instanceof IllegalArgumentException || root instanceof io.densenet4j.io.WeightsException
-                    || root instanceof io.densenet4j.DenseNetException) {
-                System.err.println("densenet4j-spark: error: " + oneLine(root.getMessage()));
+                    || root instanceof io.densenet4j.DenseNetException || root instanceof java.io.IOException) {
+                System.err.println("densenet4j-spark: error: " + (root instanceof java.io.IOException ? "cannot write --out " + o.get("out") + ": " : "")
+                        + oneLine(root.getMessage()));
                 return 2;
             }
-            throw e;
+            throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
         } finally {
+            if (staging != null) {
+                try {
+                    fs.delete(staging, true);
+                } catch (java.io.IOException | RuntimeException ignored) {
+                    // best effort: a leftover hidden staging folder beside OUT
+                }
+            }
             spark.stop();
         }
     }
@@ -158,8 +181,26 @@ public final class SparkPredict {
         if (o.containsKey("master")) {
             String m = o.get("master");
             // Spark's own master URL forms (SparkContext.createTaskScheduler); anything else fails there with a stack trace
-            if (!m.matches("local(\\[(\\d+|\\*)(,\\d+)?\\])?|local-cluster\\[\\d+,\\d+,\\d+\\]|spark://.+|yarn|k8s://.+")) {
-                throw new IllegalArgumentException("--master must be local, local[N], local[*], local[N,F], spark://HOST:PORT, yarn or k8s://URL, got '" + m + "'");
+            if (!m.matches("local(\\[([1-9]\\d*|\\*)(,\\d+)?\\])?|local-cluster\\[\\d+,\\d+,\\d+\\]|spark://.+|yarn|k8s://.+")) {
+                throw new IllegalArgumentException("--master must be local, local[N] (N >= 1), local[*], local[N,F], spark://HOST:PORT, yarn or k8s://URL, got '" + m + "'");
+            }
+        }
+        if (local && o.containsKey("config") && !Files.isRegularFile(Path.of(o.get("config")))) {
+            throw new IllegalArgumentException("--config " + o.get("config") + ": no such file");
+        }
+        // the output folder is replaced by the result: it must not be, hold or lie in the images
+        String out = o.get("out");
+        java.util.regex.Matcher outScheme = java.util.regex.Pattern.compile("([A-Za-z][A-Za-z0-9+.-]*):.*").matcher(out);
+        if (local && (!outScheme.matches() || outScheme.group(1).equalsIgnoreCase("file"))) {
+            Path in = localPath(images).toAbsolutePath().normalize(), to = localPath(out).toAbsolutePath().normalize();
+            if (to.startsWith(in) || in.startsWith(to)) {
+                throw new IllegalArgumentException("--out " + out + " is, holds or lies in --images " + images + " (it is replaced by the result)");
+            }
+            if (Files.isRegularFile(to)) throw new IllegalArgumentException("--out " + out + " is a file; give a folder (it is replaced by the result)");
+            Path up = to.getParent();
+            while (up != null && !Files.exists(up)) up = up.getParent();
+            if (up == null || !Files.isDirectory(up) || !Files.isWritable(up)) {
+                throw new IllegalArgumentException("--out " + out + ": cannot be written (" + up + " is not a writable folder)");
             }
         }
         String f = o.getOrDefault("format", "parquet");
@@ -169,6 +210,9 @@ public final class SparkPredict {
             try {
                 int v = Integer.parseInt(o.get(num));
                 if (v < (num.equals("threads") || num.equals("resize") ? 0 : 1)) throw new NumberFormatException();
+                // the engine's own limits (Predictor.Options, ImageTransform), here so that they fail before Spark starts
+                if (num.equals("threads") && v > 1024) throw new IllegalArgumentException("--threads must be from 0 (all cores) to 1024, got " + v);
+                if ((num.equals("crop") || num.equals("resize")) && v > 8192) throw new IllegalArgumentException("--" + num + " must be at most 8192, got " + v);
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("--" + num + " must be a " + (num.equals("threads") || num.equals("resize") ? "non-negative" : "positive")
                         + " integer, got '" + o.get(num) + "'");

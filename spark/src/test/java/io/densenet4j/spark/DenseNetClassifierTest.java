@@ -25,6 +25,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -236,6 +237,36 @@ class DenseNetClassifierTest {
         assertEquals(4, rows.size());
         assertEquals(List.of("path", "top1", "top1_prob", "topk", "topk_prob", "error"), List.of(rows.get(0).schema().fieldNames()));
         assertEquals(1, rows.stream().filter(r -> r.getString(5) != null).count(), "the unreadable file has its error");
+        String imgs = dir.resolve("imgs").toString();
+        // a failed run (corrupt weights) leaves the earlier output as it was, with nothing left beside it
+        Path corrupt = Files.writeString(dir.resolve("bad.pth"), "xx");
+        assertEquals(2, SparkPredict.run("predict", "--weights", corrupt.toString(), "--images", imgs, "--out", dir.resolve("out").toString(),
+                "--format", "csv", "--resize", "40", "--crop", "32", "--device", "cpu"));
+        // a network that does not take RGB input is refused before the job
+        assertEquals(2, SparkPredict.run("predict", "--weights", GOLDEN.resolve("bc-28-fmnist.pth").toString(), "--config",
+                GOLDEN.resolve("bc-28-fmnist.json").toString(), "--images", imgs, "--out", dir.resolve("out").toString(), "--device", "cpu"));
+        // --out that is a file, or the images folder (or inside it): refused, nothing touched
+        Path keep = Files.writeString(dir.resolve("keep.txt"), "precious");
+        assertEquals(2, SparkPredict.run("predict", "--weights", w.toString(), "--images", imgs, "--out", keep.toString()));
+        assertEquals("precious", Files.readString(keep));
+        assertEquals(2, SparkPredict.run("predict", "--weights", w.toString(), "--images", imgs, "--out", imgs));
+        assertEquals(2, SparkPredict.run("predict", "--weights", w.toString(), "--images", imgs, "--out", imgs + "/sub"));
+        try (Stream<Path> left = Files.list(dir.resolve("imgs"))) {
+            assertEquals(4, left.count(), "the images are all still there");
+        }
+        try (Stream<Path> beside = Files.list(dir)) {
+            assertEquals(List.of(), beside.filter(q -> q.getFileName().toString().startsWith(".out.densenet4j-")).toList(), "no staging folder left");
+        }
+        SparkSession again = SparkSession.builder().master("local[2]").config("spark.ui.enabled", "false").getOrCreate();
+        spark = again;
+        assertEquals(4, again.read().option("header", "true").csv(dir.resolve("out").toString()).count(), "the earlier output is intact");
+        for (String[] extra : List.of(new String[] {"--master", "local[0]"}, new String[] {"--threads", "5000"}, new String[] {"--crop", "100000"},
+                new String[] {"--config", dir.resolve("nope.json").toString()})) {
+            List<String> a = new java.util.ArrayList<>(List.of("predict", "--weights", w.toString(), "--images", imgs, "--out", "o"));
+            a.addAll(List.of(extra));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SparkPredict.parse(a.toArray(new String[0])));
+            assertTrue(e.getMessage().startsWith(extra[0]), e.getMessage());
+        }
         assertEquals(2, SparkPredict.run("predict", "--weights", w.toString(), "--images", dir.resolve("nope").toString(), "--out", "o"));
         assertEquals(2, SparkPredict.run("predict", "--weights", w.toString(), "--images", dir.toString(), "--out", "o", "--format", "json"));
         IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
