@@ -171,9 +171,15 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
      */
     public void checkEngine(StructType schema) {
         Settings s = settings(schema);
-        io.densenet4j.Predictor p = EngineCache.engine(s, s.dtype().equals("int8") && s.device().equals("auto") ? "cpu" : s.device());
+        io.densenet4j.Predictor p = engineFor(s);
         int c = p.network().config().inChannels();
         if (c != 3) throw new IllegalArgumentException("the network takes " + c + "-channel input; images are classified as RGB (3 channels)");
+    }
+
+    /** This JVM's engine for these settings, on the task's device (on the driver: the device as set). */
+    static io.densenet4j.Predictor engineFor(Settings s) {
+        // int8 runs on the CPU only: auto then means the CPU even where Spark assigned a GPU
+        return EngineCache.engine(s, s.dtype().equals("int8") && s.device().equals("auto") ? "cpu" : Batches.taskDevice(s.device()));
     }
 
     @Override
@@ -242,8 +248,7 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
             List<float[]> images = new ArrayList<>(s.batch());
             List<Integer> good = new ArrayList<>(s.batch());
             String[] errors = new String[s.batch()];
-            // int8 runs on the CPU only: auto then means the CPU even where Spark assigned a GPU
-            io.densenet4j.Predictor p = EngineCache.engine(s, s.dtype().equals("int8") && s.device().equals("auto") ? "cpu" : taskDevice(s.device()));
+            io.densenet4j.Predictor p = engineFor(s);
             // On the CPU a forward uses every core it was given; decoders in the JVM's other tasks
             // sharing those cores would slow its OpenMP team about 2x (measured), so decoding
             // (shared) pauses while a forward (exclusive) runs. A GPU forward leaves the cores free.

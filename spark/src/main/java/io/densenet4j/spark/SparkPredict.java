@@ -137,11 +137,13 @@ public final class SparkPredict {
         }
     }
 
-    /** A local path, or the path of a {@code file:} URI ({@code file:/x}, {@code file:///x}). */
+    /**
+     * The local path of a plain path or a {@code file:} URI, or null for a URI of another scheme
+     * (hdfs://, s3a://, ...: Spark's to resolve), parsed as Hadoop (and so Spark) parses it.
+     */
     static Path localPath(String p) {
-        if (!p.regionMatches(true, 0, "file:", 0, 5)) return Path.of(p);
-        String rest = p.substring(5).replaceFirst("^//(?=/)", "");
-        return Path.of(rest);
+        java.net.URI u = new org.apache.hadoop.fs.Path(p).toUri();
+        return u.getScheme() == null || u.getScheme().equalsIgnoreCase("file") ? Path.of(u.getPath()) : null;
     }
 
     static Throwable rootCause(Throwable e) {
@@ -175,9 +177,9 @@ public final class SparkPredict {
         if (!Files.isRegularFile(Path.of(o.get("weights")))) throw new IllegalArgumentException("--weights " + o.get("weights") + ": no such file");
         // a URI with a scheme (hdfs://, s3a://, ...) is Spark's to resolve; a local path or file: URI is checked here
         String images = o.get("images");
-        java.util.regex.Matcher scheme = java.util.regex.Pattern.compile("([A-Za-z][A-Za-z0-9+.-]*):.*").matcher(images);
-        boolean local = !scheme.matches() || scheme.group(1).equalsIgnoreCase("file");
-        if (local && !Files.isDirectory(localPath(images))) throw new IllegalArgumentException("--images " + images + ": not a folder");
+        Path in = localPath(images);
+        boolean local = in != null;
+        if (local && !Files.isDirectory(in)) throw new IllegalArgumentException("--images " + images + ": not a folder");
         if (o.containsKey("master")) {
             String m = o.get("master");
             // Spark's own master URL forms (SparkContext.createTaskScheduler); anything else fails there with a stack trace
@@ -189,14 +191,15 @@ public final class SparkPredict {
             throw new IllegalArgumentException("--config " + o.get("config") + ": no such file");
         }
         // the output folder is replaced by the result: it must not be, hold or lie in the images
+        // (an OUT that is a file is refused in run, through Hadoop's file system, for every scheme)
         String out = o.get("out");
-        java.util.regex.Matcher outScheme = java.util.regex.Pattern.compile("([A-Za-z][A-Za-z0-9+.-]*):.*").matcher(out);
-        if (local && (!outScheme.matches() || outScheme.group(1).equalsIgnoreCase("file"))) {
-            Path in = localPath(images).toAbsolutePath().normalize(), to = localPath(out).toAbsolutePath().normalize();
-            if (to.startsWith(in) || in.startsWith(to)) {
+        Path to = localPath(out);
+        if (local && to != null) {
+            Path from = in.toAbsolutePath().normalize();
+            to = to.toAbsolutePath().normalize();
+            if (to.startsWith(from) || from.startsWith(to)) {
                 throw new IllegalArgumentException("--out " + out + " is, holds or lies in --images " + images + " (it is replaced by the result)");
             }
-            if (Files.isRegularFile(to)) throw new IllegalArgumentException("--out " + out + " is a file; give a folder (it is replaced by the result)");
             Path up = to.getParent();
             while (up != null && !Files.exists(up)) up = up.getParent();
             if (up == null || !Files.isDirectory(up) || !Files.isWritable(up)) {
