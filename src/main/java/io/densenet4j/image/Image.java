@@ -85,7 +85,7 @@ public final class Image {
     /** @return true if every sample is an integer in 0..255 (the image is exactly 8-bit) */
     public boolean isUint8() {
         for (float v : data) {
-            if (v < 0f || v > 255f || v != (float) Math.rint(v)) {
+            if (!(v >= 0f && v <= 255f) || (int) v != v) {
                 return false;
             }
         }

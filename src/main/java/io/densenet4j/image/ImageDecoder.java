@@ -123,6 +123,8 @@ public final class ImageDecoder {
                 eightBit = true;
                 for (int b = 0; b < colors; b++) {
                     int bits = raster.getSampleModel().getSampleSize(b);
+                    planes[b] = bits == 8 ? byteSamples(raster, b) : null;
+                    if (planes[b] != null) continue;
                     planes[b] = raster.getSamples(0, 0, w, h, b, (float[]) null);
                     if (bits == 16) {
                         // Pillow: 16-bit gray opens as mode I and convert() clips to 0..255; 16-bit RGB(A)
@@ -161,6 +163,36 @@ public final class ImageDecoder {
             }
         }
         return rgb;
+    }
+
+    /**
+     * Band {@code b} of an 8-bit raster read straight from its byte buffer (what the JDK's decoders
+     * give: interleaved or banded bytes), the same values as {@code getSamples}; null for other layouts.
+     */
+    private static float[] byteSamples(Raster raster, int b) {
+        if (!(raster.getDataBuffer() instanceof java.awt.image.DataBufferByte db)
+                || !(raster.getSampleModel() instanceof java.awt.image.ComponentSampleModel sm)) {
+            return null;
+        }
+        int w = raster.getWidth();
+        int h = raster.getHeight();
+        int pixel = sm.getPixelStride();
+        int scan = sm.getScanlineStride();
+        int bank = sm.getBankIndices()[b];
+        byte[] data = db.getData(bank);
+        // the raster's (0, 0) in the sample model's coordinates, and the bank's own offset
+        int x0 = raster.getMinX() - raster.getSampleModelTranslateX();
+        int y0 = raster.getMinY() - raster.getSampleModelTranslateY();
+        int first = db.getOffsets()[bank] + y0 * scan + x0 * pixel + sm.getBandOffsets()[b];
+        float[] out = new float[w * h];
+        for (int y = 0; y < h; y++) {
+            int src = first + y * scan;
+            int dst = y * w;
+            for (int x = 0; x < w; x++) {
+                out[dst + x] = data[src + x * pixel] & 0xFF;
+            }
+        }
+        return out;
     }
 
     private static void scaleToByteRange(float[] v, int bits) {

@@ -113,6 +113,12 @@ public final class ImageTransform {
                         + " gives " + hw[1] + "x" + hw[0] + " pixels, too many");
             }
             if (hw[0] != image.height() || hw[1] != image.width()) {
+                if (cropSize <= hw[0] && cropSize <= hw[1]) {
+                    // the crop fits: only its pixels are resampled (the same values as resizing the
+                    // whole image, then cropping)
+                    return PillowBilinear.resizeWindow(image, hw[1], hw[0], CenterCrop.offset(hw[0], cropSize),
+                            CenterCrop.offset(hw[1], cropSize), cropSize, cropSize, precision);
+                }
                 r = PillowBilinear.resize(image, hw[1], hw[0], precision);
             }
         }

@@ -35,97 +35,246 @@ public final class PillowBilinear {
      * @throws IllegalArgumentException if a size is not positive
      */
     public static Image resize(Image src, int width, int height, ResamplePrecision precision) {
+        return resizeWindow(src, width, height, 0, 0, height, width, precision);
+    }
+
+    /**
+     * The window {@code [top, top + cropH) x [left, left + cropW)} of {@code resize(src, width, height,
+     * precision)}, computing only the output pixels inside it (each output pixel depends only on its
+     * own taps, so the values are exactly those of the full resize). This is Resize followed by a
+     * CenterCrop that fits inside the resized image.
+     *
+     * @return a new image (C, cropH, cropW)
+     * @throws IllegalArgumentException if a size is not positive or the window is not inside the resized image
+     */
+    static Image resizeWindow(Image src, int width, int height, int top, int left, int cropH, int cropW, ResamplePrecision precision) {
         Objects.requireNonNull(src, "src");
         Objects.requireNonNull(precision, "precision");
         if (width < 1 || height < 1) {
             throw new IllegalArgumentException("resize target must be positive, got " + width + "x" + height);
         }
-        boolean uint8 = switch (precision) {
-            case UINT8 -> true;
-            case FLOAT -> false;
-            case AUTO -> src.isUint8();
-        };
+        if (cropH < 1 || cropW < 1 || top < 0 || left < 0 || top + cropH > height || left + cropW > width) {
+            throw new IllegalArgumentException("window " + cropW + "x" + cropH + " at (" + left + ", " + top + ") is not inside " + width + "x" + height);
+        }
         int c = src.channels();
         int inH = src.height();
         int inW = src.width();
+        int plane = inH * inW;
+        float[] in = src.data();
+        // 8-bit samples as ints; AUTO takes the 8-bit path when every sample is an integer in 0..255
+        int[] px = null;
+        boolean uint8 = false;
+        if (precision != ResamplePrecision.FLOAT) {
+            px = new int[in.length];
+            boolean exact = true;
+            for (int i = 0; i < in.length; i++) {
+                float v = in[i];
+                int q = (int) v;
+                px[i] = q;
+                exact &= q == v & q >= 0 & q <= 255;
+            }
+            if (!exact && precision == ResamplePrecision.UINT8) {
+                for (int i = 0; i < in.length; i++) {
+                    px[i] = toUint8(in[i]);
+                }
+            }
+            uint8 = exact || precision == ResamplePrecision.UINT8;
+        }
         Coeffs horiz = Coeffs.of(inW, width);
         Coeffs vert = Coeffs.of(inH, height);
         boolean needH = width != inW;
         boolean needV = height != inH;
-        float[] in = src.data();
+        // the input rows the window's output rows read
+        int rowLo = top;
+        int rowHi = top + cropH;
+        if (needV) {
+            rowLo = vert.bounds[2 * top];
+            rowHi = 0;
+            for (int o = top; o < top + cropH; o++) {
+                rowHi = Math.max(rowHi, vert.bounds[2 * o] + vert.bounds[2 * o + 1]);
+            }
+            rowHi = Math.max(rowHi, rowLo + 1);
+        }
+        int rows = rowHi - rowLo;
+        int outPlane = cropH * cropW;
+        float[] out = new float[c * outPlane];
         if (uint8) {
-            in = roundToUint8(in);
-        }
-        float[] out = new float[c * height * width];
-        for (int ch = 0; ch < c; ch++) {
-            float[] plane = new float[inH * inW];
-            System.arraycopy(in, ch * inH * inW, plane, 0, plane.length);
-            int curW = inW;
-            if (needH) {
-                plane = uint8 ? passInt(plane, inH, inW, horiz, true) : passFloat(plane, inH, inW, horiz, true);
-                curW = width;
+            // integers all the way (the sums are Pillow's exactly, whatever the loop order); the
+            // vertical pass runs along rows, so it reads and writes memory in order
+            int[] fixedH = needH ? horiz.fixedPoint() : null;
+            int[] fixedV = needV ? vert.fixedPoint() : null;
+            for (int ch = 0; ch < c; ch++) {
+                int[] cur = needH ? horizontalInt(px, ch * plane + rowLo * inW, rows, inW, horiz, fixedH, left, cropW)
+                        : window(px, ch * plane + rowLo * inW, rows, inW, left, cropW);
+                if (needV) {
+                    cur = verticalInt(cur, rowLo, cropW, vert, fixedV, top, cropH);
+                }
+                int base = ch * outPlane;
+                for (int i = 0; i < outPlane; i++) {
+                    out[base + i] = cur[i];
+                }
             }
-            if (needV) {
-                plane = uint8 ? passInt(plane, inH, curW, vert, false) : passFloat(plane, inH, curW, vert, false);
+        } else {
+            for (int ch = 0; ch < c; ch++) {
+                float[] cur = needH ? horizontalFloat(in, ch * plane + rowLo * inW, rows, inW, horiz, left, cropW)
+                        : window(in, ch * plane + rowLo * inW, rows, inW, left, cropW);
+                if (needV) {
+                    cur = verticalFloat(cur, rowLo, cropW, vert, top, cropH);
+                }
+                System.arraycopy(cur, 0, out, ch * outPlane, outPlane);
             }
-            System.arraycopy(plane, 0, out, ch * height * width, height * width);
         }
-        return new Image(c, height, width, out);
+        return new Image(c, cropH, cropW, out);
     }
 
-    private static float[] roundToUint8(float[] v) {
-        float[] r = new float[v.length];
-        for (int i = 0; i < v.length; i++) {
-            r[i] = (float) Math.min(255.0, Math.max(0.0, Math.rint(v[i])));
+    /** A sample rounded and clamped to 0..255 (the identity on 8-bit samples). */
+    private static int toUint8(float v) {
+        int i = (int) v;
+        if (i == v && i >= 0 && i <= 255) {
+            return i;
         }
-        return r;
+        return (int) Math.min(255.0, Math.max(0.0, Math.rint(v)));
     }
 
-    /** One pass along rows (horizontal) or columns (vertical) with Pillow's 8-bit arithmetic. */
-    private static float[] passInt(float[] in, int h, int w, Coeffs k, boolean horizontal) {
-        int outLen = k.outSize;
-        int[] fixed = k.fixedPoint();
-        int lines = horizontal ? h : w;
-        int outH = horizontal ? h : outLen;
-        int outW = horizontal ? outLen : w;
-        float[] out = new float[outH * outW];
-        int stride = horizontal ? 1 : w;
-        for (int line = 0; line < lines; line++) {
-            int base = horizontal ? line * w : line;
-            for (int o = 0; o < outLen; o++) {
+    private static int clampShift(int ss) {
+        int v = ss >> PRECISION_BITS;
+        return v < 0 ? 0 : Math.min(v, 255);
+    }
+
+    /** Columns {@code [left, left + n)} of {@code rows} rows of width {@code w} starting at {@code from}. */
+    private static int[] window(int[] in, int from, int rows, int w, int left, int n) {
+        int[] out = new int[rows * n];
+        for (int y = 0; y < rows; y++) {
+            System.arraycopy(in, from + y * w + left, out, y * n, n);
+        }
+        return out;
+    }
+
+    private static float[] window(float[] in, int from, int rows, int w, int left, int n) {
+        float[] out = new float[rows * n];
+        for (int y = 0; y < rows; y++) {
+            System.arraycopy(in, from + y * w + left, out, y * n, n);
+        }
+        return out;
+    }
+
+    /**
+     * Pillow's 8-bit horizontal pass ({@code ImagingResampleHorizontal_8bpc}) over {@code rows} rows of
+     * width {@code w} starting at {@code from}, output columns {@code [o0, o0 + n)}.
+     */
+    private static int[] horizontalInt(int[] in, int from, int rows, int w, Coeffs k, int[] fixed, int o0, int n) {
+        int[] out = new int[rows * n];
+        if (k.ksize == 3 && w >= 3) {
+            // upscaling (every output has at most 3 taps): 3 taps each, padded with zero weights,
+            // which add nothing to the integer sums
+            int[] start = new int[n];
+            int[] c3 = new int[3 * n];
+            for (int j = 0; j < n; j++) {
+                int o = o0 + j;
                 int min = k.bounds[2 * o];
+                int cnt = k.bounds[2 * o + 1];
+                int st = Math.min(min, w - 3);
+                start[j] = st;
+                for (int t = 0; t < cnt; t++) {
+                    c3[3 * j + min - st + t] = fixed[o * k.ksize + t];
+                }
+            }
+            for (int y = 0; y < rows; y++) {
+                int row = from + y * w;
+                int orow = y * n;
+                for (int j = 0; j < n; j++) {
+                    int i = row + start[j];
+                    int ss = (1 << (PRECISION_BITS - 1)) + in[i] * c3[3 * j] + in[i + 1] * c3[3 * j + 1] + in[i + 2] * c3[3 * j + 2];
+                    out[orow + j] = clampShift(ss);
+                }
+            }
+            return out;
+        }
+        for (int y = 0; y < rows; y++) {
+            int row = from + y * w;
+            for (int j = 0; j < n; j++) {
+                int o = o0 + j;
+                int first = row + k.bounds[2 * o];
                 int cnt = k.bounds[2 * o + 1];
                 int off = o * k.ksize;
                 int ss = 1 << (PRECISION_BITS - 1);
                 for (int t = 0; t < cnt; t++) {
-                    ss += ((int) in[base + (min + t) * stride]) * fixed[off + t];
+                    ss += in[first + t] * fixed[off + t];
                 }
-                int v = ss >> PRECISION_BITS;
-                out[horizontal ? line * outW + o : o * outW + line] = v < 0 ? 0 : Math.min(v, 255);
+                out[y * n + j] = clampShift(ss);
             }
         }
         return out;
     }
 
-    /** One pass with Pillow's float ("F" mode) arithmetic: double sums, float storage. */
-    private static float[] passFloat(float[] in, int h, int w, Coeffs k, boolean horizontal) {
-        int outLen = k.outSize;
-        int lines = horizontal ? h : w;
-        int outH = horizontal ? h : outLen;
-        int outW = horizontal ? outLen : w;
-        float[] out = new float[outH * outW];
-        int stride = horizontal ? 1 : w;
-        for (int line = 0; line < lines; line++) {
-            int base = horizontal ? line * w : line;
-            for (int o = 0; o < outLen; o++) {
-                int min = k.bounds[2 * o];
+    /**
+     * Pillow's 8-bit vertical pass ({@code ImagingResampleVertical_8bpc}), a row at a time: {@code in}
+     * holds input rows from {@code rowLo} on, of width {@code w}; output rows {@code [o0, o0 + n)}.
+     */
+    private static int[] verticalInt(int[] in, int rowLo, int w, Coeffs k, int[] fixed, int o0, int n) {
+        int[] out = new int[n * w];
+        int[] acc = new int[w];
+        for (int j = 0; j < n; j++) {
+            int o = o0 + j;
+            int min = k.bounds[2 * o];
+            int cnt = k.bounds[2 * o + 1];
+            int off = o * k.ksize;
+            java.util.Arrays.fill(acc, 1 << (PRECISION_BITS - 1));
+            for (int t = 0; t < cnt; t++) {
+                int f = fixed[off + t];
+                int row = (min + t - rowLo) * w;
+                for (int x = 0; x < w; x++) {
+                    acc[x] += in[row + x] * f;
+                }
+            }
+            int base = j * w;
+            for (int x = 0; x < w; x++) {
+                out[base + x] = clampShift(acc[x]);
+            }
+        }
+        return out;
+    }
+
+    /** Pillow's float ("F" mode) horizontal pass: double sums over the taps in order, float storage. */
+    private static float[] horizontalFloat(float[] in, int from, int rows, int w, Coeffs k, int o0, int n) {
+        float[] out = new float[rows * n];
+        for (int y = 0; y < rows; y++) {
+            int row = from + y * w;
+            for (int j = 0; j < n; j++) {
+                int o = o0 + j;
+                int first = row + k.bounds[2 * o];
                 int cnt = k.bounds[2 * o + 1];
                 int off = o * k.ksize;
                 double ss = 0.0;
                 for (int t = 0; t < cnt; t++) {
-                    ss += in[base + (min + t) * stride] * k.kk[off + t];
+                    ss += in[first + t] * k.kk[off + t];
                 }
-                out[horizontal ? line * outW + o : o * outW + line] = (float) ss;
+                out[y * n + j] = (float) ss;
+            }
+        }
+        return out;
+    }
+
+    /** Pillow's float vertical pass, a row at a time; each output's taps are still summed in order. */
+    private static float[] verticalFloat(float[] in, int rowLo, int w, Coeffs k, int o0, int n) {
+        float[] out = new float[n * w];
+        double[] acc = new double[w];
+        for (int j = 0; j < n; j++) {
+            int o = o0 + j;
+            int min = k.bounds[2 * o];
+            int cnt = k.bounds[2 * o + 1];
+            int off = o * k.ksize;
+            java.util.Arrays.fill(acc, 0.0);
+            for (int t = 0; t < cnt; t++) {
+                double f = k.kk[off + t];
+                int row = (min + t - rowLo) * w;
+                for (int x = 0; x < w; x++) {
+                    acc[x] += in[row + x] * f;
+                }
+            }
+            int base = j * w;
+            for (int x = 0; x < w; x++) {
+                out[base + x] = (float) acc[x];
             }
         }
         return out;
