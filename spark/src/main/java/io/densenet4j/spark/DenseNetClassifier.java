@@ -28,6 +28,7 @@ import org.apache.spark.sql.types.StructType;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.NoSuchElementException;
 
 /**
@@ -59,6 +60,8 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
     private final Param<String> inputCol;
     private final Param<String> logitsCol;
     private final IntParam topK;
+    /** The largest batchSize: 4096 images of 3x224x224 float32 are 2.3 GiB of input. */
+    public static final int MAX_BATCH = 4096;
     private final IntParam batchSize;
     private final IntParam resize;
     private final IntParam crop;
@@ -78,7 +81,7 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
         inputCol = new Param<>(this, "inputCol", "binary (encoded PNG/JPEG) or image-struct column");
         logitsCol = new Param<>(this, "logitsCol", "column for the logits (array<float>); empty: none");
         topK = new IntParam(this, "topK", "classes in topk/topk_prob (>= 1)");
-        batchSize = new IntParam(this, "batchSize", "images per native batch (>= 1)");
+        batchSize = new IntParam(this, "batchSize", "images per native batch, 1 to " + MAX_BATCH);
         resize = new IntParam(this, "resize", "shorter side before the crop (0: no resize)");
         crop = new IntParam(this, "crop", "centre crop side (>= 1)");
         normalize = new Param<>(this, "normalize", Normalization.SYNTAX);
@@ -151,6 +154,7 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
         if (i(topK) < 1 || i(batchSize) < 1 || i(crop) < 1 || i(resize) < 0) {
             throw new IllegalArgumentException("topK, batchSize and crop must be >= 1 and resize >= 0");
         }
+        if (i(batchSize) > MAX_BATCH) throw new IllegalArgumentException("batchSize must be at most " + MAX_BATCH + ", got " + i(batchSize));
         if (!$(onError).equals("fail") && !$(onError).equals("null")) throw new IllegalArgumentException("onError must be fail or null, got " + $(onError));
         Normalization n = Normalization.parse($(normalize), 3);
         List<String> names = java.util.Arrays.asList(schema.fieldNames());
@@ -222,9 +226,8 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
         Batches(Iterator<Row> in, Settings s) {
             this.in = in;
             this.s = s;
-            ImageTransform.Builder b = ImageTransform.builder();
-            if (s.resize() > 0) b.resize(s.resize());
-            this.tf = b.crop(s.crop()).normalize(s.mean(), s.std()).build();
+            // resize 0: no resize (the crop is taken from the image as it is)
+            this.tf = ImageTransform.builder().resize(s.resize()).crop(s.crop()).normalize(s.mean(), s.std()).build();
         }
 
         @Override
@@ -244,10 +247,10 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
         }
 
         private void fill() {
-            List<Row> rows = new ArrayList<>(s.batch());
-            List<float[]> images = new ArrayList<>(s.batch());
-            List<Integer> good = new ArrayList<>(s.batch());
-            String[] errors = new String[s.batch()];
+            List<Row> rows = new ArrayList<>();
+            List<float[]> images = new ArrayList<>();
+            List<Integer> good = new ArrayList<>();
+            Map<Integer, String> errors = new java.util.HashMap<>();
             io.densenet4j.Predictor p = engineFor(s);
             // On the CPU a forward uses every core it was given; decoders in the JVM's other tasks
             // sharing those cores would slow its OpenMP team about 2x (measured), so decoding
@@ -264,7 +267,7 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
                     good.add(i);
                 } catch (RuntimeException e) {
                     if (!s.nullOnError()) throw new IllegalArgumentException(e.getMessage(), e);
-                    errors[i] = e.getMessage();
+                    errors.put(i, e.getMessage());
                 } finally {
                     if (cpu) cores.readLock().unlock();
                 }
@@ -291,7 +294,7 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
                     v.add(null);
                 } else {
                     for (int k = 0; k < (s.logits() ? 5 : 4); k++) v.add(null);
-                    v.add(errors[i]);
+                    v.add(errors.get(i));
                 }
                 ready.add(RowFactory.create(v.toArray()));
             }

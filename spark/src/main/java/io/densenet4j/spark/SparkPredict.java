@@ -47,27 +47,45 @@ public final class SparkPredict {
             System.out.println(USAGE);
             return 0;
         }
+        // local OUT: one run at a time (a second would silently replace the first's result)
+        OutLock lock;
+        try {
+            lock = OutLock.take(o.get("out"));
+        } catch (IllegalArgumentException e) {
+            System.err.println("densenet4j-spark: error: " + e.getMessage());
+            return 2;
+        }
         SparkSession.Builder b = SparkSession.builder().appName("densenet4j predict");
         if (o.containsKey("master")) b = b.master(o.get("master"));
         else if (System.getProperty("spark.master") == null) b = b.master("local[*]");
         String master = o.getOrDefault("master", System.getProperty("spark.master", "local[*]"));
         // local mode: no web UI to start (about 1 s of the fixed cost), unless asked for
         if (master.startsWith("local") && System.getProperty("spark.ui.enabled") == null) b = b.config("spark.ui.enabled", "false");
+        // local files without Hadoop's checksum layer: it cannot read names with ':' (it builds a
+        // relative ".NAME.crc" path from them) and writes no .crc files beside the output
+        if (System.getProperty("spark.hadoop.fs.file.impl") == null) b = b.config("spark.hadoop.fs.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem");
         SparkSession spark;
         try {
             spark = b.getOrCreate();
         } catch (Exception e) {
             // e.g. a master URL Spark cannot parse (SparkException, thrown undeclared from Scala)
+            lock.release();
             System.err.println("densenet4j-spark: error: could not start Spark (--master " + master + "): " + oneLine(rootCause(e).getMessage()));
             return 2;
         }
         org.apache.hadoop.fs.Path outPath = new org.apache.hadoop.fs.Path(o.get("out"));
-        org.apache.hadoop.fs.Path staging = null;
-        org.apache.hadoop.fs.FileSystem fs = null;
+        Staging staging = new Staging();
+        Thread onSignal = new Thread(() -> staging.stopped(() -> {
+            // Spark's own hook may be stopping it already: wait (up to 10 s) until it has
+            spark.stop();
+            for (int i = 0; i < 200 && !spark.sparkContext().isStopped(); i++) sleep(50);
+        }), "densenet4j-spark-stop");
+        Runtime.getRuntime().addShutdownHook(onSignal);
+        String doing = "reading --images " + o.get("images");
         try {
             long t0 = System.nanoTime();
             Dataset<Row> files = spark.read().format("binaryFile").option("recursiveFileLookup", "true")
-                    .option("pathGlobFilter", "*.{jpg,jpeg,png,JPG,JPEG,PNG}").load(o.get("images"));
+                    .option("pathGlobFilter", "*.{[jJ][pP][gG],[jJ][pP][eE][gG],[pP][nN][gG]}").load(o.get("images-load"));
             int partitions = files.rdd().getNumPartitions();
             DenseNetClassifier c = new DenseNetClassifier().setWeightsPath(o.get("weights")).setInputCol("content")
                     .setTopK(Integer.parseInt(o.getOrDefault("top", "5"))).setBatchSize(Integer.parseInt(o.getOrDefault("batch", "32")))
@@ -78,24 +96,29 @@ public final class SparkPredict {
             if (o.containsKey("config")) c.setConfigPath(o.get("config"));
             // local mode: the engine is built here before the job (the tasks, in this JVM, reuse it), so bad
             // weights, config, device or dtype fail in one line before anything is written
+            doing = "loading --weights " + o.get("weights");
             if (master.startsWith("local")) c.checkEngine(files.schema());
             // the output is written beside OUT and moved into place only when the whole job succeeded:
             // a failed run leaves an earlier OUT as it was
-            fs = outPath.getFileSystem(spark.sparkContext().hadoopConfiguration());
-            if (fs.isFile(outPath)) throw new IllegalArgumentException("--out " + o.get("out") + " is a file; give a folder (it is replaced by the result)");
-            staging = new org.apache.hadoop.fs.Path(outPath.getParent() == null ? outPath : outPath.getParent(),
-                    "." + outPath.getName() + ".densenet4j-" + java.util.UUID.randomUUID());
+            doing = "writing --out " + o.get("out");
+            org.apache.hadoop.fs.FileSystem fs = outPath.getFileSystem(spark.sparkContext().hadoopConfiguration());
+            checkReplaceable(fs, outPath, o.get("out"));
+            staging.set(fs, new org.apache.hadoop.fs.Path(outPath.getParent() == null ? outPath : outPath.getParent(),
+                    "." + outPath.getName() + ".densenet4j-" + java.util.UUID.randomUUID()));
             Dataset<Row> out = c.transform(files).select("path", "top1", "top1_prob", "topk", "topk_prob", "error");
             // the counts come with the write (one job), not from reading the output back (a second job)
             org.apache.spark.sql.Observation stats = new org.apache.spark.sql.Observation("densenet4j");
             out = out.observe(stats, functions.count(functions.lit(1)).as("n"), functions.count(col("error")).as("failed"));
             String format = o.getOrDefault("format", "parquet");
+            doing = "classifying";
             if (format.equals("csv")) {
-                out = out.withColumn("topk", concat_ws(";", col("topk").cast("array<string>")))
-                        .withColumn("topk_prob", concat_ws(";", col("topk_prob").cast("array<string>")));
-                out.write().option("header", "true").csv(staging.toString());
+                // a failed row's lists stay empty (null), as its top1 does
+                out = out.withColumn("topk", functions.when(col("topk").isNotNull(), concat_ws(";", col("topk").cast("array<string>"))))
+                        .withColumn("topk_prob", functions.when(col("topk_prob").isNotNull(), concat_ws(";", col("topk_prob").cast("array<string>"))));
+                // RFC 4180 quoting: a quote inside a quoted field is doubled
+                out.write().option("header", "true").option("escape", "\"").csv(staging.path().toString());
             } else {
-                out.write().parquet(staging.toString());
+                out.write().parquet(staging.path().toString());
             }
             Map<String, Object> counts;
             try {
@@ -104,36 +127,203 @@ public final class SparkPredict {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while reading the job's counts", e);
             }
-            if (fs.exists(outPath) && !fs.delete(outPath, true)) throw new java.io.IOException("cannot replace " + outPath);
-            if (!fs.rename(staging, outPath)) throw new java.io.IOException("cannot move " + staging + " to " + outPath);
-            staging = null;
+            doing = "writing --out " + o.get("out");
+            if (fs.exists(outPath) && !fs.delete(outPath, true)) throw new java.io.IOException("cannot remove the earlier result");
+            if (!fs.rename(staging.path(), outPath)) throw new java.io.IOException("cannot move " + staging.path() + " into place");
+            staging.done();
             long n = ((Number) counts.get("n")).longValue();
             long failed = ((Number) counts.get("failed")).longValue();
             double secs = (System.nanoTime() - t0) / 1e9;
             System.out.println(String.format(Locale.ROOT, "densenet4j-spark: %d images in %.1f s (%.1f img/s), %d unreadable, %d partitions -> %s",
                     n, secs, n / secs, failed, partitions, o.get("out")));
             return 0;
-        } catch (IllegalArgumentException e) {
-            System.err.println("densenet4j-spark: error: " + oneLine(e.getMessage()));
-            return 2;
         } catch (Exception e) {  // SparkException is checked in Java's terms, thrown undeclared from Scala
-            Throwable root = rootCause(e);
-            if (root instanceof IllegalArgumentException || root instanceof io.densenet4j.io.WeightsException
-                    || root instanceof io.densenet4j.DenseNetException || root instanceof java.io.IOException) {
-                System.err.println("densenet4j-spark: error: " + (root instanceof java.io.IOException ? "cannot write --out " + o.get("out") + ": " : "")
-                        + oneLine(root.getMessage()));
+            if (staging.signalled()) return 143;  // the signal hook has said so and cleaned up
+            String msg = userMessage(e);
+            if (msg != null) {
+                // environment errors (I/O, a missing file system) get what was being done; ours say it themselves
+                boolean ours = msg.equals(ourMessage(e));
+                System.err.println("densenet4j-spark: error: " + (ours || doing.equals("classifying") ? "" : doing + ": ") + msg);
                 return 2;
             }
             throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
         } finally {
-            if (staging != null) {
-                try {
-                    fs.delete(staging, true);
-                } catch (java.io.IOException | RuntimeException ignored) {
-                    // best effort: a leftover hidden staging folder beside OUT
-                }
-            }
             spark.stop();
+            staging.clean();
+            staging.finished();
+            try {
+                Runtime.getRuntime().removeShutdownHook(onSignal);
+            } catch (IllegalStateException shuttingDown) {
+                // the JVM is exiting: the hook is running or has run
+            }
+            lock.release();
+        }
+    }
+
+    /**
+     * An existing OUT is replaced only if it is an earlier result (Spark's {@code _SUCCESS} beside
+     * part files) or an empty folder: any other folder (a typo such as {@code --out ~}) is refused.
+     */
+    static void checkReplaceable(org.apache.hadoop.fs.FileSystem fs, org.apache.hadoop.fs.Path out, String given) throws java.io.IOException {
+        if (!fs.exists(out)) return;
+        org.apache.hadoop.fs.FileStatus st = fs.getFileStatus(out);
+        if (st.isFile()) throw new IllegalArgumentException("--out " + given + " is a file; give a folder (it is replaced by the result)");
+        boolean success = false;
+        String other = null;
+        for (org.apache.hadoop.fs.FileStatus k : fs.listStatus(out)) {
+            String name = k.getPath().getName();
+            if (name.equals("_SUCCESS")) success = true;
+            else if (!k.isFile() || !(name.startsWith("part-") || name.matches("\\..*\\.crc"))) other = name;
+            if (other != null) break;
+        }
+        if (other != null || (!success && fs.listStatus(out).length > 0)) {
+            throw new IllegalArgumentException("--out " + given + " exists and is not an earlier result of this runner (" + (other != null ? "it holds " + other
+                    : "no _SUCCESS") + "); give a new folder, or remove it first");
+        }
+    }
+
+    /** The message of the outermost of our own exceptions in the chain, or null. */
+    static String ourMessage(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof IllegalArgumentException || t instanceof io.densenet4j.io.WeightsException || t instanceof io.densenet4j.DenseNetException) {
+                return oneLine(t.getMessage());
+            }
+        }
+        return null;
+    }
+
+    /** A one-line message for a user or environment error (ours, I/O, a missing file system), or null for a bug. */
+    static String userMessage(Throwable e) {
+        String ours = ourMessage(e);
+        if (ours != null) return ours;
+        Throwable root = rootCause(e);
+        if (root instanceof java.io.IOException) return oneLine(root.getMessage());
+        if (root instanceof ClassNotFoundException && String.valueOf(root.getMessage()).contains("FileSystem")) {
+            return "no Hadoop file system for that scheme on the classpath (" + oneLine(root.getMessage()) + ")";
+        }
+        return null;
+    }
+
+    /** The hidden folder the result is written to; removed on failure, and by a signal (SIGTERM, Ctrl-C). */
+    static final class Staging {
+        private org.apache.hadoop.fs.FileSystem fs;
+        private volatile org.apache.hadoop.fs.Path path;
+        private volatile boolean signalled;
+        private final java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
+
+        void set(org.apache.hadoop.fs.FileSystem fs, org.apache.hadoop.fs.Path path) {
+            this.fs = fs;
+            this.path = path;
+        }
+
+        org.apache.hadoop.fs.Path path() { return path; }
+
+        void done() { path = null; }
+
+        boolean signalled() { return signalled; }
+
+        /**
+         * Run by the shutdown hook: the JVM is exiting while the run is in progress. Spark is stopped
+         * first (its tasks would otherwise go on writing into the staging folder), then the folder goes.
+         */
+        void stopped(Runnable stopSpark) {
+            signalled = true;
+            try {
+                stopSpark.run();
+            } catch (RuntimeException ignored) {
+                // already stopping (Spark's own hook)
+            }
+            // the failing write's clean-up in the run's thread may recreate the folder: wait for that
+            // thread's own clean-up (up to 10 s), then remove it here too
+            try {
+                finished.await(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            // tasks being killed may still be writing (a native forward cannot be interrupted): a few times over a second
+            for (int i = 0; i < 4; i++) {
+                clean();
+                sleep(300);
+            }
+            clean();
+            System.err.println("densenet4j-spark: stopped by a signal; --out is as it was");
+        }
+
+        /** The run's thread is done with the folder (after its own {@link #clean()}). */
+        void finished() { finished.countDown(); }
+
+        void clean() {
+            org.apache.hadoop.fs.Path p = path;
+            if (p == null) return;
+            try {
+                Path local = localPath(p.toString());
+                if (local != null) {
+                    // plain java.nio: Hadoop's file systems may already be closed by their own hook
+                    try (java.util.stream.Stream<Path> walk = Files.walk(local)) {
+                        for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(q);
+                    }
+                } else {
+                    fs.delete(p, true);
+                }
+            } catch (java.io.IOException | RuntimeException ignored) {
+                // best effort: a leftover hidden staging folder beside OUT
+            }
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** A lock file beside a local OUT ({@code .NAME.densenet4j.lock}), held for the run; nothing for other schemes. */
+    static final class OutLock {
+        private final Path file;
+        private final java.nio.channels.FileChannel channel;
+        private final java.nio.channels.FileLock lock;
+
+        private OutLock(Path file, java.nio.channels.FileChannel channel, java.nio.channels.FileLock lock) {
+            this.file = file;
+            this.channel = channel;
+            this.lock = lock;
+        }
+
+        static OutLock take(String out) {
+            Path to = localPath(out);
+            if (to == null || to.getParent() == null) return new OutLock(null, null, null);
+            Path file = to.getParent().resolve("." + to.getFileName() + ".densenet4j.lock");
+            try {
+                Files.createDirectories(to.getParent());
+                java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+                        java.nio.file.StandardOpenOption.WRITE);
+                java.nio.channels.FileLock l;
+                try {
+                    l = ch.tryLock();
+                } catch (java.nio.channels.OverlappingFileLockException sameJvm) {
+                    l = null;
+                }
+                if (l == null) {
+                    ch.close();
+                    throw new IllegalArgumentException("--out " + out + " is being written by another run (it holds " + file + "); wait for it or give another folder");
+                }
+                return new OutLock(file, ch, l);
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException("--out " + out + ": cannot be written (" + oneLine(e.getMessage()) + ")", e);
+            }
+        }
+
+        void release() {
+            if (channel == null) return;
+            try {
+                Files.deleteIfExists(file);
+                lock.release();
+                channel.close();
+            } catch (java.io.IOException ignored) {
+                // best effort: an unlocked lock file is harmless
+            }
         }
     }
 
@@ -144,6 +334,23 @@ public final class SparkPredict {
     static Path localPath(String p) {
         java.net.URI u = new org.apache.hadoop.fs.Path(p).toUri();
         return u.getScheme() == null || u.getScheme().equalsIgnoreCase("file") ? Path.of(u.getPath()) : null;
+    }
+
+    private static boolean overlap(Path a, Path b) {
+        return a.startsWith(b) || b.startsWith(a);
+    }
+
+    /** The path with its longest existing part replaced by that part's real path (links resolved). */
+    static Path realPath(Path p) {
+        Path abs = p.toAbsolutePath().normalize();
+        Path existing = abs;
+        while (existing != null && !Files.exists(existing)) existing = existing.getParent();
+        if (existing == null) return abs;
+        try {
+            return existing.toRealPath().resolve(existing.relativize(abs));
+        } catch (java.io.IOException e) {
+            return abs;
+        }
     }
 
     static Throwable rootCause(Throwable e) {
@@ -168,22 +375,29 @@ public final class SparkPredict {
             String a = args[i];
             if (a.equals("--help") || a.equals("-h")) return Map.of("help", "");
             if (!a.startsWith("--") || !known.contains(a.substring(2))) throw new IllegalArgumentException("unknown option '" + a + "'; " + USAGE);
-            if (i + 1 >= args.length) throw new IllegalArgumentException(a + " needs a value");
+            if (i + 1 >= args.length || args[i + 1].isEmpty()) throw new IllegalArgumentException(a + " needs a value");
             o.put(a.substring(2), args[++i]);
         }
         for (String need : List.of("weights", "images", "out")) {
             if (!o.containsKey(need)) throw new IllegalArgumentException("--" + need + " is required; " + USAGE);
         }
-        if (!Files.isRegularFile(Path.of(o.get("weights")))) throw new IllegalArgumentException("--weights " + o.get("weights") + ": no such file");
+        Path weights = Path.of(o.get("weights"));
+        if (Files.isDirectory(weights)) throw new IllegalArgumentException("--weights " + o.get("weights") + " is a folder; give the weights file (.pth or .safetensors)");
+        if (!Files.isRegularFile(weights)) throw new IllegalArgumentException("--weights " + o.get("weights") + ": no such file");
         // a URI with a scheme (hdfs://, s3a://, ...) is Spark's to resolve; a local path or file: URI is checked here
         String images = o.get("images");
         Path in = localPath(images);
         boolean local = in != null;
         if (local && !Files.isDirectory(in)) throw new IllegalArgumentException("--images " + images + ": not a folder");
+        // Spark reads the path as a glob: a local folder named e.g. photos[1] is escaped to mean itself
+        o.put("images-load", local ? in.toAbsolutePath().normalize().toString().replaceAll("([\\\\*?\\[\\]{}])", "\\\\$1") : images);
         if (o.containsKey("master")) {
             String m = o.get("master");
             // Spark's own master URL forms (SparkContext.createTaskScheduler); anything else fails there with a stack trace
-            if (!m.matches("local(\\[([1-9]\\d*|\\*)(,\\d+)?\\])?|local-cluster\\[\\d+,\\d+,\\d+\\]|spark://.+|yarn|k8s://.+")) {
+            if (m.startsWith("local-cluster")) {
+                throw new IllegalArgumentException("--master local-cluster needs a Spark distribution (it starts worker processes from one); use local[N] here, or spark-submit");
+            }
+            if (!m.matches("local(\\[([1-9]\\d*|\\*)(,\\d+)?\\])?|spark://.+|yarn|k8s://.+")) {
                 throw new IllegalArgumentException("--master must be local, local[N] (N >= 1), local[*], local[N,F], spark://HOST:PORT, yarn or k8s://URL, got '" + m + "'");
             }
         }
@@ -194,12 +408,20 @@ public final class SparkPredict {
         // (an OUT that is a file is refused in run, through Hadoop's file system, for every scheme)
         String out = o.get("out");
         Path to = localPath(out);
+        if (to != null) {
+            // "." and ".." resolved (a staging folder is made beside OUT, so OUT must name a folder of its own)
+            to = to.toAbsolutePath().normalize();
+            if (to.getParent() == null) throw new IllegalArgumentException("--out " + out + ": give a folder below the root (it is replaced by the result)");
+            o.put("out", to.toString());
+        }
         if (local && to != null) {
             Path from = in.toAbsolutePath().normalize();
-            to = to.toAbsolutePath().normalize();
-            if (to.startsWith(from) || from.startsWith(to)) {
+            // also through symbolic links: compared as given and as their real paths
+            if (overlap(to, from) || overlap(realPath(to), realPath(from))) {
                 throw new IllegalArgumentException("--out " + out + " is, holds or lies in --images " + images + " (it is replaced by the result)");
             }
+        }
+        if (to != null) {
             Path up = to.getParent();
             while (up != null && !Files.exists(up)) up = up.getParent();
             if (up == null || !Files.isDirectory(up) || !Files.isWritable(up)) {
@@ -215,6 +437,9 @@ public final class SparkPredict {
                 if (v < (num.equals("threads") || num.equals("resize") ? 0 : 1)) throw new NumberFormatException();
                 // the engine's own limits (Predictor.Options, ImageTransform), here so that they fail before Spark starts
                 if (num.equals("threads") && v > 1024) throw new IllegalArgumentException("--threads must be from 0 (all cores) to 1024, got " + v);
+                if (num.equals("batch") && v > DenseNetClassifier.MAX_BATCH) {
+                    throw new IllegalArgumentException("--batch must be from 1 to " + DenseNetClassifier.MAX_BATCH + ", got " + v);
+                }
                 if ((num.equals("crop") || num.equals("resize")) && v > 8192) throw new IllegalArgumentException("--" + num + " must be at most 8192, got " + v);
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("--" + num + " must be a " + (num.equals("threads") || num.equals("resize") ? "non-negative" : "positive")

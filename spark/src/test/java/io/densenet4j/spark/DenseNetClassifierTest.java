@@ -41,8 +41,16 @@ class DenseNetClassifierTest {
 
     @BeforeAll
     static void start() {
-        spark = SparkSession.builder().master("local[2]").appName("densenet4j-test").config("spark.ui.enabled", "false")
-                .config("spark.sql.shuffle.partitions", "2").getOrCreate();
+        spark = session();
+    }
+
+    /**
+     * The test session, configured as the runner configures its own (local files through Hadoop's
+     * raw file system, which reads names with ':'); the runner stops it, so tests get it again.
+     */
+    static SparkSession session() {
+        return SparkSession.builder().master("local[2]").appName("densenet4j-test").config("spark.ui.enabled", "false")
+                .config("spark.sql.shuffle.partitions", "2").config("spark.hadoop.fs.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem").getOrCreate();
     }
 
     @AfterAll
@@ -231,7 +239,7 @@ class DenseNetClassifierTest {
         String line = printed.toString(java.nio.charset.StandardCharsets.UTF_8);
         // the counts observed during the write: 4 rows, the unreadable one among them
         assertTrue(line.contains("densenet4j-spark: 4 images in ") && line.contains(", 1 unreadable, "), line);
-        SparkSession s = SparkSession.builder().master("local[2]").config("spark.ui.enabled", "false").getOrCreate();
+        SparkSession s = session();
         spark = s;  // the runner stopped the shared session
         List<Row> rows = s.read().option("header", "true").csv(dir.resolve("out").toString()).collectAsList();
         assertEquals(4, rows.size());
@@ -257,7 +265,7 @@ class DenseNetClassifierTest {
         try (Stream<Path> beside = Files.list(dir)) {
             assertEquals(List.of(), beside.filter(q -> q.getFileName().toString().startsWith(".out.densenet4j-")).toList(), "no staging folder left");
         }
-        SparkSession again = SparkSession.builder().master("local[2]").config("spark.ui.enabled", "false").getOrCreate();
+        SparkSession again = session();
         spark = again;
         assertEquals(4, again.read().option("header", "true").csv(dir.resolve("out").toString()).count(), "the earlier output is intact");
         for (String[] extra : List.of(new String[] {"--master", "local[0]"}, new String[] {"--threads", "5000"}, new String[] {"--crop", "100000"},
@@ -284,6 +292,101 @@ class DenseNetClassifierTest {
         assertTrue(missing.getMessage().endsWith(": not a folder"), missing.getMessage());
     }
 
+    /** resize 0 means no resize: the crop is taken from the image as it is. */
+    @Test
+    void resizeZeroCropsWithoutResizing(@TempDir Path dir) throws Exception {
+        Path w = weights(dir);
+        Path f = png(dir.resolve("img").resolve("a.png"), 3, 40, 44);
+        Row r = classifier(w).setResize(0).transform(files(dir.resolve("img"))).select("logits").first();
+        ImageTransform tf = ImageTransform.builder().resize(0).crop(32).normalize(ImageTransform.IMAGENET_MEAN, ImageTransform.IMAGENET_STD).build();
+        try (Predictor p = Predictor.create(CFG, Initializers.torchvision(new DenseNet(CFG), 9), new Predictor.Options("cpu", 1))) {
+            float[] want = p.forward(tf.apply(ImageDecoder.read(f, ColorMode.RGB)), 1, 32, 32);
+            List<Float> got = r.getList(0);
+            for (int j = 0; j < 5; j++) assertEquals(want[j], got.get(j), 1e-5, "logit " + j);
+        }
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> classifier(w).setBatchSize(DenseNetClassifier.MAX_BATCH + 1)
+                .transform(files(dir.resolve("img")))).getMessage().contains("batchSize must be at most"));
+    }
+
+    /** What a newcomer's check found: the runner loses nothing a user had, whatever OUT and --images are. */
+    @Test
+    void theRunnerKeepsWhatTheUserHad(@TempDir Path dir) throws Exception {
+        Path w = weights(dir);
+        String[] size = {"--resize", "40", "--crop", "32", "--device", "cpu", "--batch", "2"};
+        java.util.function.Function<String[], Integer> run = a -> {
+            List<String> l = new java.util.ArrayList<>(List.of(a));
+            l.addAll(List.of(size));
+            int rc = SparkPredict.run(l.toArray(new String[0]));
+            spark = session();  // the runner stops it
+            return rc;
+        };
+        // a folder that Spark would read as a glob, a file name with ':' and an upper-case extension
+        for (int i = 0; i < 2; i++) png(dir.resolve("g[1]").resolve("p" + i + ".png"), i, 40, 40);
+        for (int i = 0; i < 3; i++) png(dir.resolve("g1").resolve("q" + i + ".png"), i, 40, 40);
+        png(dir.resolve("g[1]").resolve("a:b.PNG"), 7, 40, 40);
+        Path quoted = png(dir.resolve("g[1]").resolve("say \"hi\".png"), 8, 40, 40);
+        Files.writeString(dir.resolve("g[1]").resolve("broken.png"), "not a png");
+        String imgs = dir.resolve("g[1]").toString();
+        assertEquals(0, run.apply(new String[] {"predict", "--weights", w.toString(), "--images", imgs, "--out", dir.resolve("out").toString(),
+                "--format", "csv"}));
+        List<Row> rows = spark.read().option("header", "true").option("escape", "\"").csv(dir.resolve("out").toString()).collectAsList();
+        assertEquals(5, rows.size(), "the 5 files of g[1], not g1's: " + rows);
+        assertTrue(rows.stream().anyMatch(r -> r.getString(0).endsWith("/a:b.PNG") && r.getString(5) == null), "the ':' name is classified");
+        assertTrue(rows.stream().anyMatch(r -> r.getString(0).equals("file:" + quoted)), "quotes read back: " + rows);
+        Row broken = rows.stream().filter(r -> r.getString(0).endsWith("broken.png")).findFirst().orElseThrow();
+        assertNull(broken.get(1));
+        assertNull(broken.get(3), "a failed row's lists are empty, as its top1 is");
+        assertNotNull(broken.get(5));
+        // OUT "." (here DIR/keep/.): resolved to DIR/keep, which holds the user's file, so refused
+        Path keep = Files.createDirectories(dir.resolve("keep"));
+        Files.writeString(keep.resolve("notes.txt"), "precious");
+        assertEquals(2, run.apply(new String[] {"predict", "--weights", w.toString(), "--images", imgs, "--out", keep + "/."}));
+        assertEquals(2, run.apply(new String[] {"predict", "--weights", w.toString(), "--images", imgs, "--out", keep.toString()}));
+        assertEquals("precious", Files.readString(keep.resolve("notes.txt")));
+        // OUT holding the images through a symbolic link
+        Path outer = Files.createDirectories(dir.resolve("outer"));
+        png(outer.resolve("photos").resolve("x.png"), 1, 40, 40);
+        Path link = Files.createSymbolicLink(dir.resolve("link"), outer.resolve("photos"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SparkPredict.parse(new String[] {"predict", "--weights",
+                w.toString(), "--images", link.toString(), "--out", outer.toString()}));
+        assertTrue(e.getMessage().contains("is, holds or lies in --images"), e.getMessage());
+        assertTrue(Files.exists(outer.resolve("photos").resolve("x.png")));
+        // a second run on the same OUT while one holds it
+        SparkPredict.OutLock held = SparkPredict.OutLock.take(dir.resolve("out").toString());
+        try {
+            assertEquals(2, run.apply(new String[] {"predict", "--weights", w.toString(), "--images", imgs, "--out", dir.resolve("out").toString()}));
+        } finally {
+            held.release();
+        }
+        assertEquals(5, spark.read().option("header", "true").csv(dir.resolve("out").toString()).count(), "the earlier result is intact");
+        // corrupt weights are named as such, not blamed on OUT
+        Path trunc = dir.resolve("trunc.safetensors");
+        byte[] all = Files.readAllBytes(w);
+        Files.write(trunc, java.util.Arrays.copyOf(all, all.length / 2));
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.err;
+        System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            assertEquals(2, run.apply(new String[] {"predict", "--weights", trunc.toString(), "--images", imgs, "--out", dir.resolve("out").toString()}));
+        } finally {
+            System.setErr(old);
+        }
+        String line = err.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(line.contains("trunc.safetensors") && !line.contains("cannot write --out"), line);
+        for (String[] bad : List.of(new String[] {"--batch", "5000"}, new String[] {"--master", "local-cluster[1,1,1024]"}, new String[] {"--out", ""},
+                new String[] {"--weights", dir.toString()})) {
+            Map<String, String> a = new java.util.LinkedHashMap<>(Map.of("--weights", w.toString(), "--images", imgs, "--out", "o"));
+            a.put(bad[0], bad[1]);
+            List<String> l = new java.util.ArrayList<>(List.of("predict"));
+            a.forEach((k, v) -> l.addAll(List.of(k, v)));
+            IllegalArgumentException b = assertThrows(IllegalArgumentException.class, () -> SparkPredict.parse(l.toArray(new String[0])));
+            assertTrue(b.getMessage().startsWith(bad[0]), b.getMessage());
+        }
+        try (Stream<Path> beside = Files.list(dir)) {
+            assertEquals(List.of(), beside.filter(q -> q.getFileName().toString().contains(".densenet4j")).toList(), "no staging folder or lock left");
+        }
+    }
+
     @Test
     void theArchiveTrainingRunClassifiesItsImagesInBothFormats(@TempDir Path dir) throws Exception {
         java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
@@ -294,7 +397,7 @@ class DenseNetClassifierTest {
             rc = ArchiveTraining.run(dir);
         } finally {
             System.setOut(old);
-            spark = SparkSession.builder().master("local[2]").config("spark.ui.enabled", "false").getOrCreate();  // the runner stopped it
+            spark = session();  // the runner stopped it
         }
         String out = printed.toString(java.nio.charset.StandardCharsets.UTF_8);
         assertEquals(0, rc, out);
