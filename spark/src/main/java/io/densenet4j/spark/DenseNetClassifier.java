@@ -84,7 +84,7 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
         batchSize = new IntParam(this, "batchSize", "images per native batch, 1 to " + MAX_BATCH);
         resize = new IntParam(this, "resize", "shorter side before the crop (0: no resize)");
         crop = new IntParam(this, "crop", "centre crop side (>= 1)");
-        normalize = new Param<>(this, "normalize", Normalization.SYNTAX);
+        normalize = new Param<>(this, "normalize", "auto (a densenet4j checkpoint's or quantized weights' own, else imagenet) or " + Normalization.SYNTAX);
         device = new Param<>(this, "device", "auto (the task's GPU, else densenet4j's choice), cpu, cuda or cuda:INDEX");
         dtype = new Param<>(this, "dtype", "fp32 or bf16 (CPU with AVX512_BF16, or CUDA), on CUDA tf32 or fp16, on the CPU int8 (weights from densenet4j quantize)");
         threads = new IntParam(this, "threads", "CPU threads per engine, 0 (all cores) to 1024");
@@ -96,7 +96,7 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
         setDefault(batchSize, 32);
         setDefault(resize, 256);
         setDefault(crop, 224);
-        setDefault(normalize, "imagenet");
+        setDefault(normalize, "auto");
         setDefault(device, "auto");
         setDefault(dtype, "fp32");
         setDefault(threads, 0);
@@ -156,10 +156,11 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
         }
         if (i(batchSize) > MAX_BATCH) throw new IllegalArgumentException("batchSize must be at most " + MAX_BATCH + ", got " + i(batchSize));
         if (!$(onError).equals("fail") && !$(onError).equals("null")) throw new IllegalArgumentException("onError must be fail or null, got " + $(onError));
-        Normalization n = Normalization.parse($(normalize), 3);
+        // auto: resolved where the weights are read (the executor; EngineCache.storedNormalization)
+        Normalization n = $(normalize).equals("auto") ? null : Normalization.parse($(normalize), 3);
         List<String> names = java.util.Arrays.asList(schema.fieldNames());
         return new Settings($(weightsPath), $(configPath), in, struct, names.indexOf("path"), names.indexOf(in), !$(logitsCol).isEmpty(), i(topK),
-                i(batchSize), i(resize), i(crop), n.mean(), n.std(), $(device), $(dtype), i(threads), $(onError).equals("null"));
+                i(batchSize), i(resize), i(crop), n == null ? null : n.mean(), n == null ? null : n.std(), $(device), $(dtype), i(threads), $(onError).equals("null"));
     }
 
     /**
@@ -227,7 +228,8 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
             this.in = in;
             this.s = s;
             // resize 0: no resize (the crop is taken from the image as it is)
-            this.tf = ImageTransform.builder().resize(s.resize()).crop(s.crop()).normalize(s.mean(), s.std()).build();
+            Normalization n = s.mean() != null ? new Normalization(s.mean(), s.std()) : EngineCache.storedNormalization(s.weights());
+            this.tf = ImageTransform.builder().resize(s.resize()).crop(s.crop()).normalize(n.mean(), n.std()).build();
         }
 
         @Override

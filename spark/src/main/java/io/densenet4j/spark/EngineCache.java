@@ -40,6 +40,46 @@ public final class EngineCache {
         });
     }
 
+    private static final Map<String, io.densenet4j.data.Normalization> STORED = new ConcurrentHashMap<>();
+
+    /**
+     * The normalisation {@code predict} uses for these weights by default: the one a densenet4j
+     * checkpoint (from {@code train}) or quantized weights (from {@code quantize}) store in their
+     * safetensors metadata, else ImageNet's. Read once per JVM and weights file (the header only).
+     *
+     * @throws io.densenet4j.io.WeightsException naming the file if its header cannot be read
+     */
+    static io.densenet4j.data.Normalization storedNormalization(String weights) {
+        return STORED.computeIfAbsent(weights, w -> {
+            Path file = Path.of(w);
+            io.densenet4j.data.Normalization imagenet = new io.densenet4j.data.Normalization(
+                    io.densenet4j.image.ImageTransform.IMAGENET_MEAN, io.densenet4j.image.ImageTransform.IMAGENET_STD);
+            if (io.densenet4j.io.WeightsFormat.detect(file) != io.densenet4j.io.WeightsFormat.SAFETENSORS) return imagenet;
+            Map<String, String> meta = safetensorsMetadata(file);
+            boolean ours = io.densenet4j.train.Checkpoint.isCheckpoint(meta) || meta.containsKey("quantization");
+            io.densenet4j.data.Normalization n = ours ? io.densenet4j.train.Checkpoint.normalization(meta) : null;
+            return n != null && n.mean().length == 3 ? n : imagenet;
+        });
+    }
+
+    /** A safetensors file's {@code __metadata__} map, from its header (8-byte length, then JSON). */
+    private static Map<String, String> safetensorsMetadata(Path file) {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
+            java.nio.ByteBuffer len = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            while (len.hasRemaining() && ch.read(len) >= 0) { }
+            long n = len.flip().remaining() == 8 ? len.getLong() : -1;
+            if (n < 2 || n > 100_000_000 || n > ch.size() - 8) throw new io.densenet4j.io.WeightsException(file, "corrupt safetensors header");
+            java.nio.ByteBuffer json = java.nio.ByteBuffer.allocate((int) n);
+            while (json.hasRemaining() && ch.read(json) >= 0) { }
+            com.fasterxml.jackson.databind.JsonNode meta = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.array()).path("__metadata__");
+            Map<String, String> m = new java.util.HashMap<>();
+            meta.fields().forEachRemaining(e -> m.put(e.getKey(), e.getValue().asText()));
+            return m;
+        } catch (java.io.IOException e) {
+            throw new io.densenet4j.io.WeightsException(file, "cannot read the safetensors header: " + e.getMessage());
+        }
+    }
+
     /**
      * The JVM's CPU cores as a fair read-write lock: decoding in any number of tasks holds it
      * shared, a CPU engine's forward holds it exclusively (so its threads have the cores to

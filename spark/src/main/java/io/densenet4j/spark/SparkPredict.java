@@ -28,6 +28,9 @@ public final class SparkPredict {
             + " [--config C.json] [--device auto|cpu|cuda[:I]] [--dtype T] [--threads T] [--resize S] [--crop S] [--normalize N]"
             + " [--on-error null|fail]";
 
+    /** Infix of the hidden staging folders beside OUT: {@code .OUT.densenet4j-UUID}. */
+    static final String STAGING = ".densenet4j-";
+
     private SparkPredict() {}
 
     public static void main(String[] args) {
@@ -47,14 +50,30 @@ public final class SparkPredict {
             System.out.println(USAGE);
             return 0;
         }
+        // Ctrl-C or SIGTERM from here on: one line, the staging folder and the lock removed
+        Staging staging = new Staging();
+        SparkSession[] session = new SparkSession[1];
+        Thread onSignal = new Thread(() -> staging.stopped(() -> {
+            SparkSession sp = session[0];
+            if (sp == null) return;
+            // Spark's own hook may be stopping it already: wait (up to 10 s) until it has
+            sp.stop();
+            for (int i = 0; i < 200 && !sp.sparkContext().isStopped(); i++) sleep(50);
+        }), "densenet4j-spark-stop");
+        Runtime.getRuntime().addShutdownHook(onSignal);
         // local OUT: one run at a time (a second would silently replace the first's result)
         OutLock lock;
         try {
             lock = OutLock.take(o.get("out"));
         } catch (IllegalArgumentException e) {
+            staging.finished();
+            Runtime.getRuntime().removeShutdownHook(onSignal);
             System.err.println("densenet4j-spark: error: " + e.getMessage());
             return 2;
         }
+        staging.lock(lock);
+        // what a run stopped by SIGKILL left beside OUT (no other run can be using it: the lock is ours)
+        lock.removeStaleStaging();
         SparkSession.Builder b = SparkSession.builder().appName("densenet4j predict");
         if (o.containsKey("master")) b = b.master(o.get("master"));
         else if (System.getProperty("spark.master") == null) b = b.master("local[*]");
@@ -67,20 +86,21 @@ public final class SparkPredict {
         SparkSession spark;
         try {
             spark = b.getOrCreate();
+            session[0] = spark;
         } catch (Exception e) {
             // e.g. a master URL Spark cannot parse (SparkException, thrown undeclared from Scala)
+            staging.finished();
             lock.release();
+            try {
+                Runtime.getRuntime().removeShutdownHook(onSignal);
+            } catch (IllegalStateException shuttingDown) {
+                return 143;
+            }
+            if (staging.signalled()) return 143;
             System.err.println("densenet4j-spark: error: could not start Spark (--master " + master + "): " + oneLine(rootCause(e).getMessage()));
             return 2;
         }
         org.apache.hadoop.fs.Path outPath = new org.apache.hadoop.fs.Path(o.get("out"));
-        Staging staging = new Staging();
-        Thread onSignal = new Thread(() -> staging.stopped(() -> {
-            // Spark's own hook may be stopping it already: wait (up to 10 s) until it has
-            spark.stop();
-            for (int i = 0; i < 200 && !spark.sparkContext().isStopped(); i++) sleep(50);
-        }), "densenet4j-spark-stop");
-        Runtime.getRuntime().addShutdownHook(onSignal);
         String doing = "reading --images " + o.get("images");
         try {
             long t0 = System.nanoTime();
@@ -92,7 +112,7 @@ public final class SparkPredict {
                     .setDevice(o.getOrDefault("device", "auto")).setDtype(o.getOrDefault("dtype", "fp32"))
                     .setThreads(Integer.parseInt(o.getOrDefault("threads", "0"))).setOnError(o.getOrDefault("on-error", "null"))
                     .setResize(Integer.parseInt(o.getOrDefault("resize", "256"))).setCrop(Integer.parseInt(o.getOrDefault("crop", "224")))
-                    .setNormalize(o.getOrDefault("normalize", "imagenet"));
+                    .setNormalize(o.getOrDefault("normalize", "auto"));
             if (o.containsKey("config")) c.setConfigPath(o.get("config"));
             // local mode: the engine is built here before the job (the tasks, in this JVM, reuse it), so bad
             // weights, config, device or dtype fail in one line before anything is written
@@ -103,8 +123,9 @@ public final class SparkPredict {
             doing = "writing --out " + o.get("out");
             org.apache.hadoop.fs.FileSystem fs = outPath.getFileSystem(spark.sparkContext().hadoopConfiguration());
             checkReplaceable(fs, outPath, o.get("out"));
-            staging.set(fs, new org.apache.hadoop.fs.Path(outPath.getParent() == null ? outPath : outPath.getParent(),
-                    "." + outPath.getName() + ".densenet4j-" + java.util.UUID.randomUUID()));
+            // (a string, not Path(parent, child): a child name with ':' would parse as a URI scheme)
+            staging.set(fs, new org.apache.hadoop.fs.Path((outPath.getParent() == null ? outPath : outPath.getParent()).toString() + "/."
+                    + outPath.getName() + STAGING + java.util.UUID.randomUUID()));
             Dataset<Row> out = c.transform(files).select("path", "top1", "top1_prob", "topk", "topk_prob", "error");
             // the counts come with the write (one job), not from reading the output back (a second job)
             org.apache.spark.sql.Observation stats = new org.apache.spark.sql.Observation("densenet4j");
@@ -173,7 +194,7 @@ public final class SparkPredict {
         for (org.apache.hadoop.fs.FileStatus k : fs.listStatus(out)) {
             String name = k.getPath().getName();
             if (name.equals("_SUCCESS")) success = true;
-            else if (!k.isFile() || !(name.startsWith("part-") || name.matches("\\..*\\.crc"))) other = name;
+            else if (!k.isFile() || !(name.startsWith("part-") || name.matches("\\.(part-.*|_SUCCESS)\\.crc"))) other = name;
             if (other != null) break;
         }
         if (other != null || (!success && fs.listStatus(out).length > 0)) {
@@ -209,6 +230,7 @@ public final class SparkPredict {
         private org.apache.hadoop.fs.FileSystem fs;
         private volatile org.apache.hadoop.fs.Path path;
         private volatile boolean signalled;
+        private volatile OutLock lock;
         private final java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
 
         void set(org.apache.hadoop.fs.FileSystem fs, org.apache.hadoop.fs.Path path) {
@@ -226,8 +248,16 @@ public final class SparkPredict {
          * Run by the shutdown hook: the JVM is exiting while the run is in progress. Spark is stopped
          * first (its tasks would otherwise go on writing into the staging folder), then the folder goes.
          */
+        void lock(OutLock l) { lock = l; }
+
         void stopped(Runnable stopSpark) {
             signalled = true;
+            // Spark's components log their own shutdown errors (lost connections, stopped contexts): not the user's
+            try {
+                org.apache.logging.log4j.core.config.Configurator.setRootLevel(org.apache.logging.log4j.Level.OFF);
+            } catch (RuntimeException | LinkageError noLog4j) {
+                // another logging back end (spark-submit's own): its messages stay
+            }
             try {
                 stopSpark.run();
             } catch (RuntimeException ignored) {
@@ -236,16 +266,18 @@ public final class SparkPredict {
             // the failing write's clean-up in the run's thread may recreate the folder: wait for that
             // thread's own clean-up (up to 10 s), then remove it here too
             try {
-                finished.await(10, java.util.concurrent.TimeUnit.SECONDS);
+                if (path != null) finished.await(10, java.util.concurrent.TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
             // tasks being killed may still be writing (a native forward cannot be interrupted): a few times over a second
-            for (int i = 0; i < 4; i++) {
+            for (int i = 0; i < 4 && path != null; i++) {
                 clean();
                 sleep(300);
             }
             clean();
+            OutLock l = lock;
+            if (l != null) l.release();
             System.err.println("densenet4j-spark: stopped by a signal; --out is as it was");
         }
 
@@ -285,7 +317,10 @@ public final class SparkPredict {
         private final java.nio.channels.FileChannel channel;
         private final java.nio.channels.FileLock lock;
 
-        private OutLock(Path file, java.nio.channels.FileChannel channel, java.nio.channels.FileLock lock) {
+        private final Path to;
+
+        private OutLock(Path to, Path file, java.nio.channels.FileChannel channel, java.nio.channels.FileLock lock) {
+            this.to = to;
             this.file = file;
             this.channel = channel;
             this.lock = lock;
@@ -293,7 +328,7 @@ public final class SparkPredict {
 
         static OutLock take(String out) {
             Path to = localPath(out);
-            if (to == null || to.getParent() == null) return new OutLock(null, null, null);
+            if (to == null || to.getParent() == null) return new OutLock(null, null, null, null);
             Path file = to.getParent().resolve("." + to.getFileName() + ".densenet4j.lock");
             try {
                 Files.createDirectories(to.getParent());
@@ -309,14 +344,29 @@ public final class SparkPredict {
                     ch.close();
                     throw new IllegalArgumentException("--out " + out + " is being written by another run (it holds " + file + "); wait for it or give another folder");
                 }
-                return new OutLock(file, ch, l);
+                return new OutLock(to, file, ch, l);
             } catch (java.io.IOException e) {
                 throw new IllegalArgumentException("--out " + out + ": cannot be written (" + oneLine(e.getMessage()) + ")", e);
             }
         }
 
-        void release() {
-            if (channel == null) return;
+        /** Removes hidden staging folders of OUT that a killed run left (only while holding the lock). */
+        void removeStaleStaging() {
+            if (file == null) return;
+            String prefix = "." + to.getFileName() + STAGING;
+            try (java.util.stream.Stream<Path> beside = Files.list(to.getParent())) {
+                for (Path q : beside.filter(x -> x.getFileName().toString().startsWith(prefix) && Files.isDirectory(x, java.nio.file.LinkOption.NOFOLLOW_LINKS)).toList()) {
+                    try (java.util.stream.Stream<Path> walk = Files.walk(q)) {
+                        for (Path d : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(d);
+                    }
+                }
+            } catch (java.io.IOException | RuntimeException ignored) {
+                // best effort
+            }
+        }
+
+        synchronized void release() {
+            if (channel == null || !channel.isOpen()) return;
             try {
                 Files.deleteIfExists(file);
                 lock.release();
@@ -332,6 +382,11 @@ public final class SparkPredict {
      * (hdfs://, s3a://, ...: Spark's to resolve), parsed as Hadoop (and so Spark) parses it.
      */
     static Path localPath(String p) {
+        // an existing relative name with ':' (a:b) is that file, not a URI of scheme "a"
+        if (!p.contains("://") && !p.regionMatches(true, 0, "file:", 0, 5) && p.indexOf(':') > 0 && p.indexOf(':') < (p.indexOf('/') < 0 ? p.length() : p.indexOf('/'))
+                && Files.exists(Path.of(p))) {
+            return Path.of(p);
+        }
         java.net.URI u = new org.apache.hadoop.fs.Path(p).toUri();
         return u.getScheme() == null || u.getScheme().equalsIgnoreCase("file") ? Path.of(u.getPath()) : null;
     }
@@ -394,11 +449,14 @@ public final class SparkPredict {
         if (o.containsKey("master")) {
             String m = o.get("master");
             // Spark's own master URL forms (SparkContext.createTaskScheduler); anything else fails there with a stack trace
+            if (m.equals("yarn") || m.startsWith("k8s://")) {
+                throw new IllegalArgumentException("--master " + m + " needs Spark's launcher: run the -all jar with spark-submit --master " + m + " (README, Spark)");
+            }
             if (m.startsWith("local-cluster")) {
                 throw new IllegalArgumentException("--master local-cluster needs a Spark distribution (it starts worker processes from one); use local[N] here, or spark-submit");
             }
-            if (!m.matches("local(\\[([1-9]\\d*|\\*)(,\\d+)?\\])?|spark://.+|yarn|k8s://.+")) {
-                throw new IllegalArgumentException("--master must be local, local[N] (N >= 1), local[*], local[N,F], spark://HOST:PORT, yarn or k8s://URL, got '" + m + "'");
+            if (!m.matches("local(\\[([1-9]\\d*|\\*)(,\\d+)?\\])?|spark://.+")) {
+                throw new IllegalArgumentException("--master must be local, local[N] (N >= 1), local[*], local[N,F] or spark://HOST:PORT, got '" + m + "'");
             }
         }
         if (local && o.containsKey("config") && !Files.isRegularFile(Path.of(o.get("config")))) {

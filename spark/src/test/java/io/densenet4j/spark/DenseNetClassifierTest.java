@@ -308,6 +308,28 @@ class DenseNetClassifierTest {
                 .transform(files(dir.resolve("img")))).getMessage().contains("batchSize must be at most"));
     }
 
+    /** normalize auto (the default): a densenet4j checkpoint's own normalisation, as predict uses it; else ImageNet's. */
+    @Test
+    void aCheckpointsOwnNormalisationIsTheDefault(@TempDir Path dir) throws Exception {
+        StateDict model = Initializers.torchvision(new DenseNet(CFG), 9);
+        io.densenet4j.data.Normalization own = new io.densenet4j.data.Normalization(new float[] {0.6f, 0.4f, 0.3f}, new float[] {0.2f, 0.25f, 0.3f});
+        Path ck = dir.resolve("ck.safetensors");
+        new io.densenet4j.train.Checkpoint(CFG, io.densenet4j.train.TrainSettings.fromJson("{\"epochs\":1,\"batch\":2,\"lr\":0.1,\"schedule\":\"constant\","
+                + "\"momentum\":0.9,\"nesterov\":false,\"weight_decay\":0,\"seed\":1,\"shuffle\":true,\"augment\":false,\"memory\":\"efficient\","
+                + "\"threads\":1,\"max_steps\":1}"), model, Map.of(), 1, 0, 1, own, List.of(), 32, 32, Map.of()).write(ck);
+        Path f = png(dir.resolve("img").resolve("a.png"), 5, 40, 44);
+        try (Predictor p = Predictor.create(CFG, model, new Predictor.Options("cpu", 1))) {
+            for (Path w : List.of(ck, weights(dir))) {
+                io.densenet4j.data.Normalization n = w == ck ? own : new io.densenet4j.data.Normalization(ImageTransform.IMAGENET_MEAN, ImageTransform.IMAGENET_STD);
+                Row r = classifier(w).transform(files(dir.resolve("img"))).select("logits").first();
+                float[] want = p.forward(ImageTransform.builder().resize(40).crop(32).normalize(n.mean(), n.std()).build()
+                        .apply(ImageDecoder.read(f, ColorMode.RGB)), 1, 32, 32);
+                List<Float> got = r.getList(0);
+                for (int j = 0; j < 5; j++) assertEquals(want[j], got.get(j), 1e-5, w.getFileName() + " logit " + j);
+            }
+        }
+    }
+
     /** What a newcomer's check found: the runner loses nothing a user had, whatever OUT and --images are. */
     @Test
     void theRunnerKeepsWhatTheUserHad(@TempDir Path dir) throws Exception {
@@ -337,6 +359,11 @@ class DenseNetClassifierTest {
         assertNull(broken.get(1));
         assertNull(broken.get(3), "a failed row's lists are empty, as its top1 is");
         assertNotNull(broken.get(5));
+        // an OUT whose name has ':'; what a killed run left beside it is removed by the next run
+        Path stale = Files.createDirectories(dir.resolve(".o:ut.densenet4j-0000").resolve("_temporary"));
+        assertEquals(0, run.apply(new String[] {"predict", "--weights", w.toString(), "--images", imgs, "--out", dir.resolve("o:ut").toString()}));
+        assertEquals(5, spark.read().parquet(dir.resolve("o:ut").toString()).count());
+        assertTrue(!Files.exists(stale.getParent()), "the killed run's staging folder is gone");
         // OUT "." (here DIR/keep/.): resolved to DIR/keep, which holds the user's file, so refused
         Path keep = Files.createDirectories(dir.resolve("keep"));
         Files.writeString(keep.resolve("notes.txt"), "precious");
@@ -373,7 +400,7 @@ class DenseNetClassifierTest {
         }
         String line = err.toString(java.nio.charset.StandardCharsets.UTF_8);
         assertTrue(line.contains("trunc.safetensors") && !line.contains("cannot write --out"), line);
-        for (String[] bad : List.of(new String[] {"--batch", "5000"}, new String[] {"--master", "local-cluster[1,1,1024]"}, new String[] {"--out", ""},
+        for (String[] bad : List.of(new String[] {"--batch", "5000"}, new String[] {"--master", "local-cluster[1,1,1024]"}, new String[] {"--master", "yarn"}, new String[] {"--out", ""},
                 new String[] {"--weights", dir.toString()})) {
             Map<String, String> a = new java.util.LinkedHashMap<>(Map.of("--weights", w.toString(), "--images", imgs, "--out", "o"));
             a.put(bad[0], bad[1]);
