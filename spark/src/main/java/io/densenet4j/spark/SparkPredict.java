@@ -244,12 +244,13 @@ public final class SparkPredict {
 
         boolean signalled() { return signalled; }
 
+        /** The lock the signal hook releases. */
+        void lock(OutLock l) { lock = l; }
+
         /**
          * Run by the shutdown hook: the JVM is exiting while the run is in progress. Spark is stopped
          * first (its tasks would otherwise go on writing into the staging folder), then the folder goes.
          */
-        void lock(OutLock l) { lock = l; }
-
         void stopped(Runnable stopSpark) {
             signalled = true;
             // Spark's components log their own shutdown errors (lost connections, stopped contexts): not the user's
@@ -290,16 +291,21 @@ public final class SparkPredict {
             try {
                 Path local = localPath(p.toString());
                 if (local != null) {
-                    // plain java.nio: Hadoop's file systems may already be closed by their own hook
-                    try (java.util.stream.Stream<Path> walk = Files.walk(local)) {
-                        for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(q);
-                    }
+                    deleteTree(local);  // plain java.nio: Hadoop's file systems may already be closed by their own hook
                 } else {
                     fs.delete(p, true);
                 }
             } catch (java.io.IOException | RuntimeException ignored) {
                 // best effort: a leftover hidden staging folder beside OUT
             }
+        }
+    }
+
+    /** Deletes a folder and what it holds (links are removed, not followed). */
+    private static void deleteTree(Path dir) throws java.io.IOException {
+        if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
+        try (java.util.stream.Stream<Path> walk = Files.walk(dir)) {
+            for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(q);
         }
     }
 
@@ -356,9 +362,7 @@ public final class SparkPredict {
             String prefix = "." + to.getFileName() + STAGING;
             try (java.util.stream.Stream<Path> beside = Files.list(to.getParent())) {
                 for (Path q : beside.filter(x -> x.getFileName().toString().startsWith(prefix) && Files.isDirectory(x, java.nio.file.LinkOption.NOFOLLOW_LINKS)).toList()) {
-                    try (java.util.stream.Stream<Path> walk = Files.walk(q)) {
-                        for (Path d : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(d);
-                    }
+                    deleteTree(q);
                 }
             } catch (java.io.IOException | RuntimeException ignored) {
                 // best effort
