@@ -76,12 +76,13 @@ final class BatchWorker implements Runnable {
         try {
             float[] logits = forward(batch);
             int k = owner.classes();
-            for (int i = 0; i < batch.size(); i++) batch.get(i).future.complete(Arrays.copyOfRange(logits, i * k, (i + 1) * k));
+            // recorded before the futures complete: a caller who has its result sees its batch counted
             owner.record(batch.size());
+            for (int i = 0; i < batch.size(); i++) batch.get(i).future.complete(Arrays.copyOfRange(logits, i * k, (i + 1) * k));
         } catch (RuntimeException e) {
             if (batch.size() == 1) {
-                batch.get(0).fail(e);
                 owner.record(1);
+                batch.get(0).fail(e);
                 return;
             }
             for (BatchRequest r : batch) runBatch(List.of(r));  // isolate the request that fails

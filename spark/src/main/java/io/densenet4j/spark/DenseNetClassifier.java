@@ -156,11 +156,11 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
         }
         if (i(batchSize) > MAX_BATCH) throw new IllegalArgumentException("batchSize must be at most " + MAX_BATCH + ", got " + i(batchSize));
         if (!$(onError).equals("fail") && !$(onError).equals("null")) throw new IllegalArgumentException("onError must be fail or null, got " + $(onError));
-        // auto: resolved where the weights are read (the executor; EngineCache.storedNormalization)
+        // auto: resolved where the weights are read (the executor; EngineCache.stored)
         Normalization n = $(normalize).equals("auto") ? null : Normalization.parse($(normalize), 3);
         List<String> names = java.util.Arrays.asList(schema.fieldNames());
         return new Settings($(weightsPath), $(configPath), in, struct, names.indexOf("path"), names.indexOf(in), !$(logitsCol).isEmpty(), i(topK),
-                i(batchSize), i(resize), i(crop), n == null ? null : n.mean(), n == null ? null : n.std(), $(device), $(dtype), i(threads), $(onError).equals("null"));
+                i(batchSize), isSet(resize) ? i(resize) : -1, isSet(crop) ? i(crop) : -1, n == null ? null : n.mean(), n == null ? null : n.std(), $(device), $(dtype), i(threads), $(onError).equals("null"));
     }
 
     /**
@@ -221,6 +221,7 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
         private final Iterator<Row> in;
         private final Settings s;
         private final ImageTransform tf;
+        private final int side;
         private final List<Row> ready = new ArrayList<>();
         private int next;
 
@@ -228,8 +229,12 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
             this.in = in;
             this.s = s;
             // resize 0: no resize (the crop is taken from the image as it is)
-            Normalization n = s.mean() != null ? new Normalization(s.mean(), s.std()) : EngineCache.storedNormalization(s.weights());
-            this.tf = ImageTransform.builder().resize(s.resize()).crop(s.crop()).normalize(n.mean(), n.std()).build();
+            // what is not set is what predict takes: a checkpoint's own (training size, normalisation), else ImageNet's eval transform
+            EngineCache.Stored st = s.mean() != null && s.resize() >= 0 && s.crop() >= 0 ? null : EngineCache.stored(s.weights());
+            Normalization n = s.mean() != null ? new Normalization(s.mean(), s.std()) : st.normalization();
+            this.side = s.crop() >= 0 ? s.crop() : st.size() > 0 ? st.size() : 224;
+            int shorter = s.resize() >= 0 ? s.resize() : st.size() > 0 ? st.size() : 256;
+            this.tf = ImageTransform.builder().resize(shorter).crop(side).normalize(n.mean(), n.std()).build();
         }
 
         @Override
@@ -280,7 +285,7 @@ public final class DenseNetClassifier extends Transformer implements DefaultPara
                 float[] input = ImageTransform.stack(images);
                 if (cpu) cores.writeLock().lock();
                 try {
-                    logits = p.forward(input, images.size(), s.crop(), s.crop());
+                    logits = p.forward(input, images.size(), side, side);
                 } finally {
                     if (cpu) cores.writeLock().unlock();
                 }

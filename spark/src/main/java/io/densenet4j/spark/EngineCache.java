@@ -40,25 +40,32 @@ public final class EngineCache {
         });
     }
 
-    private static final Map<String, io.densenet4j.data.Normalization> STORED = new ConcurrentHashMap<>();
+    /** What {@code predict} takes from weights by default: their normalisation, and a checkpoint's training size (0: none). */
+    record Stored(io.densenet4j.data.Normalization normalization, int size) {}
+
+    private static final Map<String, Stored> STORED = new ConcurrentHashMap<>();
 
     /**
-     * The normalisation {@code predict} uses for these weights by default: the one a densenet4j
-     * checkpoint (from {@code train}) or quantized weights (from {@code quantize}) store in their
-     * safetensors metadata, else ImageNet's. Read once per JVM and weights file (the header only).
+     * The preprocessing {@code predict} uses for these weights by default: a densenet4j checkpoint
+     * (from {@code train}) stores its normalisation and training input size, quantized weights (from
+     * {@code quantize}) their normalisation, in their safetensors metadata; otherwise ImageNet's
+     * mean/std and no size. Read once per JVM and weights file (the header only).
      *
      * @throws io.densenet4j.io.WeightsException naming the file if its header cannot be read
      */
-    static io.densenet4j.data.Normalization storedNormalization(String weights) {
+    static Stored stored(String weights) {
         return STORED.computeIfAbsent(weights, w -> {
             Path file = Path.of(w);
             io.densenet4j.data.Normalization imagenet = new io.densenet4j.data.Normalization(
                     io.densenet4j.image.ImageTransform.IMAGENET_MEAN, io.densenet4j.image.ImageTransform.IMAGENET_STD);
-            if (io.densenet4j.io.WeightsFormat.detect(file) != io.densenet4j.io.WeightsFormat.SAFETENSORS) return imagenet;
+            if (io.densenet4j.io.WeightsFormat.detect(file) != io.densenet4j.io.WeightsFormat.SAFETENSORS) return new Stored(imagenet, 0);
             Map<String, String> meta = safetensorsMetadata(file);
-            boolean ours = io.densenet4j.train.Checkpoint.isCheckpoint(meta) || meta.containsKey("quantization");
-            io.densenet4j.data.Normalization n = ours ? io.densenet4j.train.Checkpoint.normalization(meta) : null;
-            return n != null && n.mean().length == 3 ? n : imagenet;
+            boolean checkpoint = io.densenet4j.train.Checkpoint.isCheckpoint(meta);
+            io.densenet4j.data.Normalization n = checkpoint || meta.containsKey("quantization") ? io.densenet4j.train.Checkpoint.normalization(meta) : null;
+            int size = 0;
+            String hw = checkpoint ? meta.getOrDefault("input_size", "") : "";
+            if (hw.matches("\\d{1,4}x\\d{1,4}")) size = Integer.parseInt(hw.substring(0, hw.indexOf('x')));  // predict: the height, for both
+            return new Stored(n != null && n.mean().length == 3 ? n : imagenet, size);
         });
     }
 

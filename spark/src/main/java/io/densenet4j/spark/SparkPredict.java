@@ -111,9 +111,11 @@ public final class SparkPredict {
                     .setTopK(Integer.parseInt(o.getOrDefault("top", "5"))).setBatchSize(Integer.parseInt(o.getOrDefault("batch", "32")))
                     .setDevice(o.getOrDefault("device", "auto")).setDtype(o.getOrDefault("dtype", "fp32"))
                     .setThreads(Integer.parseInt(o.getOrDefault("threads", "0"))).setOnError(o.getOrDefault("on-error", "null"))
-                    .setResize(Integer.parseInt(o.getOrDefault("resize", "256"))).setCrop(Integer.parseInt(o.getOrDefault("crop", "224")))
                     .setNormalize(o.getOrDefault("normalize", "auto"));
             if (o.containsKey("config")) c.setConfigPath(o.get("config"));
+            // not given: a checkpoint's training size, else 256 and 224 (as predict)
+            if (o.containsKey("resize")) c.setResize(Integer.parseInt(o.get("resize")));
+            if (o.containsKey("crop")) c.setCrop(Integer.parseInt(o.get("crop")));
             // local mode: the engine is built here before the job (the tasks, in this JVM, reuse it), so bad
             // weights, config, device or dtype fail in one line before anything is written
             doing = "loading --weights " + o.get("weights");
@@ -386,13 +388,35 @@ public final class SparkPredict {
      * (hdfs://, s3a://, ...: Spark's to resolve), parsed as Hadoop (and so Spark) parses it.
      */
     static Path localPath(String p) {
-        // an existing relative name with ':' (a:b) is that file, not a URI of scheme "a"
-        if (!p.contains("://") && !p.regionMatches(true, 0, "file:", 0, 5) && p.indexOf(':') > 0 && p.indexOf(':') < (p.indexOf('/') < 0 ? p.length() : p.indexOf('/'))
-                && Files.exists(Path.of(p))) {
+        // a relative name with ':' (a:b, x:y/z) is that file, not a URI of scheme "a" (which Hadoop
+        // refuses: a scheme's path must be absolute); hdfs:/x and hdfs://nn/x stay URIs
+        int colon = p.indexOf(':');
+        if (colon > 0 && colon < (p.indexOf('/') < 0 ? p.length() : p.indexOf('/')) && colon + 1 < p.length() && p.charAt(colon + 1) != '/') {
             return Path.of(p);
         }
         java.net.URI u = new org.apache.hadoop.fs.Path(p).toUri();
         return u.getScheme() == null || u.getScheme().equalsIgnoreCase("file") ? Path.of(u.getPath()) : null;
+    }
+
+    /** Refuses a {@code spark://HOST:PORT[,HOST:PORT...]} master none of whose addresses accepts a connection within 3 s. */
+    static void checkReachable(String master) {
+        String why = null;
+        for (String hp : master.substring("spark://".length()).split(",")) {
+            int c = hp.lastIndexOf(':');
+            int port;
+            try {
+                port = c < 0 ? 7077 : Integer.parseInt(hp.substring(c + 1));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--master " + master + ": '" + hp + "' is not HOST:PORT");
+            }
+            try (java.net.Socket sock = new java.net.Socket()) {
+                sock.connect(new java.net.InetSocketAddress(c < 0 ? hp : hp.substring(0, c), port), 3000);
+                return;
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                why = hp + ": " + (e.getMessage() == null ? e.getClass().getSimpleName() : oneLine(e.getMessage()));
+            }
+        }
+        throw new IllegalArgumentException("--master " + master + ": no master answers (" + why + ")");
     }
 
     private static boolean overlap(Path a, Path b) {
@@ -462,6 +486,8 @@ public final class SparkPredict {
             if (!m.matches("local(\\[([1-9]\\d*|\\*)(,\\d+)?\\])?|spark://.+")) {
                 throw new IllegalArgumentException("--master must be local, local[N] (N >= 1), local[*], local[N,F] or spark://HOST:PORT, got '" + m + "'");
             }
+            // a standalone master that does not answer: Spark would retry for a minute with stack traces
+            if (m.startsWith("spark://")) checkReachable(m);
         }
         if (local && o.containsKey("config") && !Files.isRegularFile(Path.of(o.get("config")))) {
             throw new IllegalArgumentException("--config " + o.get("config") + ": no such file");
@@ -490,6 +516,8 @@ public final class SparkPredict {
                 throw new IllegalArgumentException("--out " + out + ": cannot be written (" + up + " is not a writable folder)");
             }
         }
+        String onError = o.getOrDefault("on-error", "null");
+        if (!onError.equals("null") && !onError.equals("fail")) throw new IllegalArgumentException("--on-error must be null or fail, got '" + onError + "'");
         String f = o.getOrDefault("format", "parquet");
         if (!f.equals("parquet") && !f.equals("csv")) throw new IllegalArgumentException("--format must be parquet or csv, got '" + f + "'");
         for (String num : List.of("top", "batch", "threads", "resize", "crop")) {

@@ -327,6 +327,13 @@ class DenseNetClassifierTest {
                 List<Float> got = r.getList(0);
                 for (int j = 0; j < 5; j++) assertEquals(want[j], got.get(j), 1e-5, w.getFileName() + " logit " + j);
             }
+            // resize and crop not set: the checkpoint's training size (32), as predict takes it
+            Row r = new DenseNetClassifier().setWeightsPath(ck.toString()).setLogitsCol("logits").setDevice("cpu").setThreads(1)
+                    .transform(files(dir.resolve("img"))).select("logits").first();
+            float[] want = p.forward(ImageTransform.builder().resize(32).crop(32).normalize(own.mean(), own.std()).build()
+                    .apply(ImageDecoder.read(f, ColorMode.RGB)), 1, 32, 32);
+            List<Float> got = r.getList(0);
+            for (int j = 0; j < 5; j++) assertEquals(want[j], got.get(j), 1e-5, "training size, logit " + j);
         }
     }
 
@@ -363,6 +370,11 @@ class DenseNetClassifierTest {
         Path stale = Files.createDirectories(dir.resolve(".o:ut.densenet4j-0000").resolve("_temporary"));
         assertEquals(0, run.apply(new String[] {"predict", "--weights", w.toString(), "--images", imgs, "--out", dir.resolve("o:ut").toString()}));
         assertEquals(5, spark.read().parquet(dir.resolve("o:ut").toString()).count());
+        assertEquals(Path.of("rel:o"), SparkPredict.localPath("rel:o"), "a relative name with ':' is a local path");
+        assertEquals(Path.of("x:y/z"), SparkPredict.localPath("x:y/z"));
+        assertNull(SparkPredict.localPath("hdfs:/photos"));
+        assertNull(SparkPredict.localPath("hdfs://nn/photos"));
+        assertEquals(Path.of("/tmp/p"), SparkPredict.localPath("file:/tmp/p"));
         assertTrue(!Files.exists(stale.getParent()), "the killed run's staging folder is gone");
         // OUT "." (here DIR/keep/.): resolved to DIR/keep, which holds the user's file, so refused
         Path keep = Files.createDirectories(dir.resolve("keep"));
@@ -400,7 +412,7 @@ class DenseNetClassifierTest {
         }
         String line = err.toString(java.nio.charset.StandardCharsets.UTF_8);
         assertTrue(line.contains("trunc.safetensors") && !line.contains("cannot write --out"), line);
-        for (String[] bad : List.of(new String[] {"--batch", "5000"}, new String[] {"--master", "local-cluster[1,1,1024]"}, new String[] {"--master", "yarn"}, new String[] {"--out", ""},
+        for (String[] bad : List.of(new String[] {"--batch", "5000"}, new String[] {"--master", "local-cluster[1,1,1024]"}, new String[] {"--master", "yarn"}, new String[] {"--master", "spark://127.0.0.1:1"}, new String[] {"--on-error", "maybe"}, new String[] {"--out", ""},
                 new String[] {"--weights", dir.toString()})) {
             Map<String, String> a = new java.util.LinkedHashMap<>(Map.of("--weights", w.toString(), "--images", imgs, "--out", "o"));
             a.put(bad[0], bad[1]);
