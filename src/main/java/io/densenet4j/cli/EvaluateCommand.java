@@ -49,7 +49,7 @@ final class EvaluateCommand implements Runnable {
         Predictor.Options options = run.options();  // checked before any note
         NormalizeSpec given = normalize != null ? NormalizeSpec.parse(normalize) : null;
         java.util.List<String> notes = new java.util.ArrayList<>();  // printed once the evaluation is accepted
-        Map<String, String> meta = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS ? SafeTensors.read(weights).metadata() : Map.of();
+        Map<String, String> meta = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS ? SafeTensors.readMetadata(weights) : Map.of();
         if (dataset == null) dataset = meta.getOrDefault(Checkpoint.RUN_PREFIX + "dataset", "fashion-mnist");
         Dataset test = Datasets.open(dataset, dataDir, false, skipBad);
         if (test instanceof io.densenet4j.data.ImageFolderDataset f) f.skipped().forEach(m -> notes.add("note: skipped " + m));

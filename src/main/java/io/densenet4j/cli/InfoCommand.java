@@ -28,7 +28,7 @@ final class InfoCommand implements Runnable {
         DenseNetConfig cfg = arch.resolve();
         if (cfg == null && weights == null) throw new IllegalArgumentException("give --arch NAME, --config FILE or --weights FILE");
         io.densenet4j.train.Checkpoint ck = weights != null && io.densenet4j.io.WeightsFormat.detect(weights) == io.densenet4j.io.WeightsFormat.SAFETENSORS
-                && io.densenet4j.train.Checkpoint.isCheckpoint(io.densenet4j.io.SafeTensors.read(weights).metadata())
+                && io.densenet4j.train.Checkpoint.isCheckpoint(io.densenet4j.io.SafeTensors.readMetadata(weights))
                 ? io.densenet4j.train.Checkpoint.read(weights) : null;
         io.densenet4j.io.StateDict sd = ck != null ? ck.model() : weights != null ? StateDicts.load(weights) : null;
         if (cfg == null) cfg = ck != null ? ck.config() : ArchitectureInference.infer(sd);

@@ -62,7 +62,7 @@ final class PredictCommand implements Runnable {
         if (given != null && (mean != null || std != null)) throw new IllegalArgumentException("give --normalize or --mean/--std, not both");
         if (given != null && given.computed()) throw new IllegalArgumentException("--normalize computed needs a training split; predict takes imagenet, none or MEAN,STD (a checkpoint's own is the default)");
         // a densenet4j checkpoint says how training preprocessed: size, normalisation, class names
-        Map<String, String> meta = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS ? SafeTensors.read(weights).metadata() : Map.of();
+        Map<String, String> meta = WeightsFormat.detect(weights) == WeightsFormat.SAFETENSORS ? SafeTensors.readMetadata(weights) : Map.of();
         Checkpoint ck = Checkpoint.isCheckpoint(meta) ? Checkpoint.read(weights) : null;
         // plain weights from `quantize` store the normalisation their ranges were calibrated with
         io.densenet4j.data.Normalization stored = ck == null && meta.containsKey("quantization") ? Checkpoint.normalization(meta) : null;

@@ -280,8 +280,11 @@ public final class PillowBilinear {
         return out;
     }
 
-    /** Pillow's {@code precompute_coeffs} for the bilinear filter over the full input box. */
-    private static final class Coeffs {
+    /**
+     * Pillow's {@code precompute_coeffs} for the bilinear filter over the full input box (also used
+     * by the tests' plain transcription of the resampling loops).
+     */
+    static final class Coeffs {
         final int outSize;
         final int ksize;
         final int[] bounds;

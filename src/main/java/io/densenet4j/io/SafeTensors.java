@@ -57,8 +57,33 @@ public final class SafeTensors {
      * @throws WeightsException naming the file if it is missing, empty, truncated or malformed
      */
     public static SafeTensorsFile read(Path file) {
+        return withFile(file, ch -> read(file, ch));
+    }
+
+    /**
+     * Reads only a safetensors file's {@code __metadata__} map (the header, not the tensors): what
+     * a densenet4j checkpoint or quantized weights say about themselves.
+     *
+     * @return the metadata, empty if the header has none
+     * @throws WeightsException naming the file if it is missing, empty, truncated or malformed
+     */
+    public static Map<String, String> readMetadata(Path file) {
+        return withFile(file, ch -> {
+            Map<String, String> metadata = new LinkedHashMap<>();
+            JsonNode m = header(ch).root().get(METADATA);
+            if (m != null) readMetadata(m, metadata);
+            return metadata;
+        });
+    }
+
+    private interface ChannelRead<T> {
+        T apply(FileChannel ch) throws IOException;
+    }
+
+    /** Runs {@code r} on the open file; every failure becomes a {@link WeightsException} naming the file. */
+    private static <T> T withFile(Path file, ChannelRead<T> r) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return read(file, ch);
+            return r.apply(ch);
         } catch (WeightsException e) {
             throw e;
         } catch (FormatError e) {
@@ -74,7 +99,11 @@ public final class SafeTensors {
         }
     }
 
-    private static SafeTensorsFile read(Path file, FileChannel ch) throws IOException {
+    /** The header's JSON object, and where the data section starts. */
+    private record Header(JsonNode root, long dataStart) {}
+
+    /** Reads the header, checked against the file's size. */
+    private static Header header(FileChannel ch) throws IOException {
         long fileSize = ch.size();
         if (fileSize == 0) throw new FormatError("the file is empty (0 bytes), not a safetensors file");
         if (fileSize < 8) throw new FormatError("truncated: " + fileSize + " bytes, shorter than the 8-byte header length");
@@ -94,7 +123,14 @@ public final class SafeTensors {
             throw new FormatError("header is not valid JSON (" + e.getOriginalMessage() + ")");
         }
         if (root == null || !root.isObject()) throw new FormatError("header is not a JSON object");
-        long dataStart = 8 + headerLen;
+        return new Header(root, 8 + headerLen);
+    }
+
+    private static SafeTensorsFile read(Path file, FileChannel ch) throws IOException {
+        Header h = header(ch);
+        JsonNode root = h.root();
+        long fileSize = ch.size();
+        long dataStart = h.dataStart();
         long dataLen = fileSize - dataStart;
 
         Map<String, String> metadata = new LinkedHashMap<>();

@@ -4,7 +4,8 @@ import java.util.Objects;
 
 /**
  * The straightforward transcription of Pillow's resampling loops that {@link PillowBilinear} replaced
- * (column-order vertical pass, float buffers): the fast code must give exactly its output.
+ * (column-order vertical pass, float buffers), over the same coefficients: the fast code must give
+ * exactly its output.
  */
 final class PillowBilinearReference {
     /** Pillow's {@code PRECISION_BITS} for 8-bit resampling: 32 - 8 - 2. */
@@ -37,8 +38,8 @@ final class PillowBilinearReference {
         int c = src.channels();
         int inH = src.height();
         int inW = src.width();
-        Coeffs horiz = Coeffs.of(inW, width);
-        Coeffs vert = Coeffs.of(inH, height);
+        PillowBilinear.Coeffs horiz = PillowBilinear.Coeffs.of(inW, width);
+        PillowBilinear.Coeffs vert = PillowBilinear.Coeffs.of(inH, height);
         boolean needH = width != inW;
         boolean needV = height != inH;
         float[] in = src.data();
@@ -71,7 +72,7 @@ final class PillowBilinearReference {
     }
 
     /** One pass along rows (horizontal) or columns (vertical) with Pillow's 8-bit arithmetic. */
-    private static float[] passInt(float[] in, int h, int w, Coeffs k, boolean horizontal) {
+    private static float[] passInt(float[] in, int h, int w, PillowBilinear.Coeffs k, boolean horizontal) {
         int outLen = k.outSize;
         int[] fixed = k.fixedPoint();
         int lines = horizontal ? h : w;
@@ -97,7 +98,7 @@ final class PillowBilinearReference {
     }
 
     /** One pass with Pillow's float ("F" mode) arithmetic: double sums, float storage. */
-    private static float[] passFloat(float[] in, int h, int w, Coeffs k, boolean horizontal) {
+    private static float[] passFloat(float[] in, int h, int w, PillowBilinear.Coeffs k, boolean horizontal) {
         int outLen = k.outSize;
         int lines = horizontal ? h : w;
         int outH = horizontal ? h : outLen;
@@ -118,72 +119,5 @@ final class PillowBilinearReference {
             }
         }
         return out;
-    }
-
-    /** Pillow's {@code precompute_coeffs} for the bilinear filter over the full input box. */
-    private static final class Coeffs {
-        final int outSize;
-        final int ksize;
-        final int[] bounds;
-        final double[] kk;
-
-        private Coeffs(int outSize, int ksize, int[] bounds, double[] kk) {
-            this.outSize = outSize;
-            this.ksize = ksize;
-            this.bounds = bounds;
-            this.kk = kk;
-        }
-
-        static Coeffs of(int inSize, int outSize) {
-            double scale = (double) inSize / outSize;
-            double filterscale = Math.max(scale, 1.0);
-            double support = 1.0 * filterscale;
-            int ksize = (int) Math.ceil(support) * 2 + 1;
-            int[] bounds = new int[2 * outSize];
-            double[] kk = new double[outSize * ksize];
-            double ss = 1.0 / filterscale;
-            for (int xx = 0; xx < outSize; xx++) {
-                double center = (xx + 0.5) * scale;
-                int xmin = (int) (center - support + 0.5);
-                if (xmin < 0) {
-                    xmin = 0;
-                }
-                int xmax = (int) (center + support + 0.5);
-                if (xmax > inSize) {
-                    xmax = inSize;
-                }
-                xmax -= xmin;
-                double ww = 0.0;
-                int off = xx * ksize;
-                for (int x = 0; x < xmax; x++) {
-                    double w = triangle((x + xmin - center + 0.5) * ss);
-                    kk[off + x] = w;
-                    ww += w;
-                }
-                if (ww != 0.0) {
-                    for (int x = 0; x < xmax; x++) {
-                        kk[off + x] /= ww;
-                    }
-                }
-                bounds[2 * xx] = xmin;
-                bounds[2 * xx + 1] = xmax;
-            }
-            return new Coeffs(outSize, ksize, bounds, kk);
-        }
-
-        /** Pillow's {@code normalize_coeffs_8bpc}: round half away from zero to 22-bit fixed point. */
-        int[] fixedPoint() {
-            int[] r = new int[kk.length];
-            for (int i = 0; i < kk.length; i++) {
-                double v = kk[i] * (1 << PRECISION_BITS);
-                r[i] = (int) (kk[i] < 0 ? -0.5 + v : 0.5 + v);
-            }
-            return r;
-        }
-
-        private static double triangle(double x) {
-            x = Math.abs(x);
-            return x < 1.0 ? 1.0 - x : 0.0;
-        }
     }
 }

@@ -59,7 +59,7 @@ public final class EngineCache {
             io.densenet4j.data.Normalization imagenet = new io.densenet4j.data.Normalization(
                     io.densenet4j.image.ImageTransform.IMAGENET_MEAN, io.densenet4j.image.ImageTransform.IMAGENET_STD);
             if (io.densenet4j.io.WeightsFormat.detect(file) != io.densenet4j.io.WeightsFormat.SAFETENSORS) return new Stored(imagenet, 0);
-            Map<String, String> meta = safetensorsMetadata(file);
+            Map<String, String> meta = io.densenet4j.io.SafeTensors.readMetadata(file);
             boolean checkpoint = io.densenet4j.train.Checkpoint.isCheckpoint(meta);
             io.densenet4j.data.Normalization n = checkpoint || meta.containsKey("quantization") ? io.densenet4j.train.Checkpoint.normalization(meta) : null;
             int size = 0;
@@ -67,24 +67,6 @@ public final class EngineCache {
             if (hw.matches("\\d{1,4}x\\d{1,4}")) size = Integer.parseInt(hw.substring(0, hw.indexOf('x')));  // predict: the height, for both
             return new Stored(n != null && n.mean().length == 3 ? n : imagenet, size);
         });
-    }
-
-    /** A safetensors file's {@code __metadata__} map, from its header (8-byte length, then JSON). */
-    private static Map<String, String> safetensorsMetadata(Path file) {
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
-            java.nio.ByteBuffer len = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-            while (len.hasRemaining() && ch.read(len) >= 0) { }
-            long n = len.flip().remaining() == 8 ? len.getLong() : -1;
-            if (n < 2 || n > 100_000_000 || n > ch.size() - 8) throw new io.densenet4j.io.WeightsException(file, "corrupt safetensors header");
-            java.nio.ByteBuffer json = java.nio.ByteBuffer.allocate((int) n);
-            while (json.hasRemaining() && ch.read(json) >= 0) { }
-            com.fasterxml.jackson.databind.JsonNode meta = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.array()).path("__metadata__");
-            Map<String, String> m = new java.util.HashMap<>();
-            meta.fields().forEachRemaining(e -> m.put(e.getKey(), e.getValue().asText()));
-            return m;
-        } catch (java.io.IOException e) {
-            throw new io.densenet4j.io.WeightsException(file, "cannot read the safetensors header: " + e.getMessage());
-        }
     }
 
     /**

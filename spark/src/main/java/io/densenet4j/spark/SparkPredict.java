@@ -162,11 +162,11 @@ public final class SparkPredict {
             return 0;
         } catch (Exception e) {  // SparkException is checked in Java's terms, thrown undeclared from Scala
             if (staging.signalled()) return 143;  // the signal hook has said so and cleaned up
-            String msg = userMessage(e);
-            if (msg != null) {
-                // environment errors (I/O, a missing file system) get what was being done; ours say it themselves
-                boolean ours = msg.equals(ourMessage(e));
-                System.err.println("densenet4j-spark: error: " + (ours || doing.equals("classifying") ? "" : doing + ": ") + msg);
+            // ours say what they are about; environment errors (I/O, a missing file system) get what was being done
+            String ours = ourMessage(e);
+            String env = ours == null ? environmentMessage(e) : null;
+            if (ours != null || env != null) {
+                System.err.println("densenet4j-spark: error: " + (ours != null ? ours : (doing.equals("classifying") ? "" : doing + ": ") + env));
                 return 2;
             }
             throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
@@ -193,13 +193,14 @@ public final class SparkPredict {
         if (st.isFile()) throw new IllegalArgumentException("--out " + given + " is a file; give a folder (it is replaced by the result)");
         boolean success = false;
         String other = null;
-        for (org.apache.hadoop.fs.FileStatus k : fs.listStatus(out)) {
+        org.apache.hadoop.fs.FileStatus[] held = fs.listStatus(out);
+        for (org.apache.hadoop.fs.FileStatus k : held) {
             String name = k.getPath().getName();
             if (name.equals("_SUCCESS")) success = true;
             else if (!k.isFile() || !(name.startsWith("part-") || name.matches("\\.(part-.*|_SUCCESS)\\.crc"))) other = name;
             if (other != null) break;
         }
-        if (other != null || (!success && fs.listStatus(out).length > 0)) {
+        if (other != null || (!success && held.length > 0)) {
             throw new IllegalArgumentException("--out " + given + " exists and is not an earlier result of this runner (" + (other != null ? "it holds " + other
                     : "no _SUCCESS") + "); give a new folder, or remove it first");
         }
@@ -215,10 +216,8 @@ public final class SparkPredict {
         return null;
     }
 
-    /** A one-line message for a user or environment error (ours, I/O, a missing file system), or null for a bug. */
-    static String userMessage(Throwable e) {
-        String ours = ourMessage(e);
-        if (ours != null) return ours;
+    /** A one-line message for an environment error (I/O, a missing file system), or null (a bug). */
+    static String environmentMessage(Throwable e) {
         Throwable root = rootCause(e);
         if (root instanceof java.io.IOException) return oneLine(root.getMessage());
         if (root instanceof ClassNotFoundException && String.valueOf(root.getMessage()).contains("FileSystem")) {
