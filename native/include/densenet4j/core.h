@@ -91,6 +91,16 @@ public:
      *  float32 (torchvision's ToTensor then Normalize), so the logits equal forward() on the
      *  normalised NCHW floats. `mean` and `std` hold C floats (finite; std > 0). */
     void forward_u8(const uint8_t* input, int64_t n, const float* mean, const float* std, float* output);
+    /** Double buffering: submit() starts a batch (the input, as forward() or forward_u8() takes
+     *  it, may be reused once it returns) and gives a ticket; collect(ticket, output) waits for that
+     *  batch and writes its logits as forward() does. On CUDA a batch's upload (pinned staging, a
+     *  copy stream) overlaps the previous batch's compute; the CPU runs the batch inside submit().
+     *  At most max_in_flight() batches between submit and collect (a further submit throws); a
+     *  collect that throws still ends its batch. */
+    int64_t submit(const float* input, int64_t n);
+    int64_t submit_u8(const uint8_t* input, int64_t n, const float* mean, const float* std);
+    void collect(int64_t ticket, float* output);
+    int max_in_flight() const;
     /** Floats `forward` writes for `n` images (n * classes; 0 without a head). */
     int64_t output_size(int64_t n) const;
     /** Floats held by plan buffer `name` for the last batch size (NHWC). */

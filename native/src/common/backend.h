@@ -1,6 +1,8 @@
 // One interface per backend; the Engine picks an implementation at run time by device name.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,6 +47,51 @@ public:
     /** Benchmark aid: ms per batch of `iters` runs of the network alone at the last batch
      *  size, input already in place (a GPU backend: no host copies). */
     virtual double time_resident(int iters) { fail("time_resident: not supported by this backend"); }
+
+    /** Pipelined inference (double buffering): submit() takes a batch and may return before its
+     *  forward has run; collect(ticket, output) waits for that batch and writes its (n, classes)
+     *  logits (output may be null for a plan without a head). The input may be reused as soon as
+     *  submit() returns. At most max_in_flight() batches are between submit and collect; a further
+     *  submit throws. A collect that throws still ends its batch. The CUDA backend copies the batch
+     *  into a pinned staging slot and enqueues its upload (copy stream) and forward (compute
+     *  stream), so one batch's upload overlaps the previous one's compute; this default (the CPU)
+     *  runs the forward inside submit() and holds the logits until collect(). */
+    virtual int64_t submit(const float* input, int64_t n) {
+        return hold(n, [&](float* out) { forward(input, n, out); });
+    }
+    virtual int64_t submit_u8(const uint8_t* input, int64_t n, const float* mean, const float* std) {
+        return hold(n, [&](float* out) { forward_u8(input, n, mean, std, out); });
+    }
+    virtual void collect(int64_t ticket, float* output) {
+        for (size_t i = 0; i < held_.size(); i++) {
+            if (held_[i].ticket != ticket) continue;
+            if (output) std::copy(held_[i].logits.begin(), held_[i].logits.end(), output);
+            held_.erase(held_.begin() + static_cast<std::ptrdiff_t>(i));
+            return;
+        }
+        fail("collect: batch ", ticket, " is not in flight");
+    }
+    virtual int max_in_flight() const { return 2; }
+
+private:
+    struct Held {
+        int64_t ticket;
+        std::vector<float> logits;
+    };
+    std::vector<Held> held_;
+    int64_t held_tickets_ = 0;
+
+    template <typename Run>
+    int64_t hold(int64_t n, Run run) {
+        DN_CHECK(held_.size() < static_cast<size_t>(max_in_flight()), "submit: ", max_in_flight(),
+                 " batches are in flight already; collect one first");
+        Held h{0, std::vector<float>(static_cast<size_t>(output_size(n)))};
+        run(h.logits.empty() ? nullptr : h.logits.data());
+        int64_t ticket = ++held_tickets_;
+        h.ticket = ticket;
+        held_.push_back(std::move(h));
+        return ticket;
+    }
 };
 
 /** Training on one device: the contract of dn4j::Trainer (densenet4j/core.h), which forwards

@@ -191,6 +191,15 @@ Engine::Engine(const std::string& plan_text, WeightStore* weights, const std::st
 
 Engine::~Engine() { delete impl; }
 
+namespace {
+void check_norm(int in_c, const float* mean, const float* std, const char* what) {
+    DN_CHECK(mean != nullptr && std != nullptr, what, ": mean and std are required");
+    for (int c = 0; c < in_c; c++)
+        DN_CHECK(std::isfinite(mean[c]) && std::isfinite(std[c]) && std[c] > 0.f, what, ": channel ", c,
+                 " needs a finite mean and a finite, positive std, got mean=", mean[c], " std=", std[c]);
+}
+}  // namespace
+
 void Engine::forward(const float* input, int64_t n, float* output) {
     DN_CHECK(input != nullptr, "forward: no input");
     DN_CHECK(n > 0, "forward: batch size must be positive, got ", n);
@@ -199,12 +208,22 @@ void Engine::forward(const float* input, int64_t n, float* output) {
 void Engine::forward_u8(const uint8_t* input, int64_t n, const float* mean, const float* std, float* output) {
     DN_CHECK(input != nullptr, "forward_u8: no input");
     DN_CHECK(n > 0, "forward_u8: batch size must be positive, got ", n);
-    DN_CHECK(mean != nullptr && std != nullptr, "forward_u8: mean and std are required");
-    for (int c = 0; c < impl->in_c; c++)
-        DN_CHECK(std::isfinite(mean[c]) && std::isfinite(std[c]) && std[c] > 0.f, "forward_u8: channel ", c,
-                 " needs a finite mean and a finite, positive std, got mean=", mean[c], " std=", std[c]);
+    check_norm(impl->in_c, mean, std, "forward_u8");
     impl->backend->forward_u8(input, n, mean, std, output);
 }
+int64_t Engine::submit(const float* input, int64_t n) {
+    DN_CHECK(input != nullptr, "submit: no input");
+    DN_CHECK(n > 0, "submit: batch size must be positive, got ", n);
+    return impl->backend->submit(input, n);
+}
+int64_t Engine::submit_u8(const uint8_t* input, int64_t n, const float* mean, const float* std) {
+    DN_CHECK(input != nullptr, "submit_u8: no input");
+    DN_CHECK(n > 0, "submit_u8: batch size must be positive, got ", n);
+    check_norm(impl->in_c, mean, std, "submit_u8");
+    return impl->backend->submit_u8(input, n, mean, std);
+}
+void Engine::collect(int64_t ticket, float* output) { impl->backend->collect(ticket, output); }
+int Engine::max_in_flight() const { return impl->backend->max_in_flight(); }
 int64_t Engine::output_size(int64_t n) const { return impl->backend->output_size(n); }
 int64_t Engine::buffer_size(const std::string& name) const { return impl->backend->buffer_size(name); }
 void Engine::read_buffer(const std::string& name, float* out) const { impl->backend->read_buffer(name, out); }

@@ -620,9 +620,24 @@ private:
 // ------------------------------------------------------------------ the backend
 template <typename T>
 class CudaBackend : public Backend {
+    // Double buffering: two staging slots, each with its pinned host and device input and output
+    // and its CUDA Graphs (float and uint8 input), and one copy stream for the uploads. A slot is
+    // in flight from submit() to collect(); the arena, on the compute stream, is shared.
+    static constexpr int kSlots = 2;
+    struct Slot {
+        PinnedBuffer in, out, norm;
+        DeviceBuffer d_in, d_out, d_norm;
+        cudaEvent_t uploaded = nullptr;  // the input is on the device (copy stream)
+        cudaEvent_t done = nullptr;      // forward and logits' copy finished (compute stream)
+        cudaGraphExec_t graph[2] = {nullptr, nullptr};  // float, uint8 input
+        int64_t ticket = 0;              // 0: free
+        int64_t n = 0;
+    };
+
 public:
     CudaBackend(const Plan& plan, const WeightStore::Impl& w, const Options& opt) : plan_(plan), opt_(opt) {
         open_device(opt.device, &ctx_.stream, &ctx_.dnn);
+        DN_CUDA(cudaStreamCreateWithFlags(&copy_, cudaStreamNonBlocking));
         ctx_.opt = &opt_;
         ctx_.math = opt.dtype == "fp32" ? CUDNN_FMA_MATH
                     : opt.dtype == "tf32" ? CUDNN_DEFAULT_MATH
@@ -648,48 +663,53 @@ public:
 
     ~CudaBackend() override {
         cudaSetDevice(opt_.device);
+        if (ctx_.stream) cudaStreamSynchronize(ctx_.stream);
         drop_graph();
+        for (Slot& s : slots_) {
+            if (s.uploaded) cudaEventDestroy(s.uploaded);
+            if (s.done) cudaEventDestroy(s.done);
+        }
+        if (copy_) cudaStreamDestroy(copy_);
         ops_.clear();
         close_device(ctx_.stream, ctx_.dnn);
     }
 
     void forward(const float* input, int64_t n, float* output) override {
-        DN_CUDA(cudaSetDevice(opt_.device));
         DN_CHECK(classes_ == 0 || output != nullptr, "forward: this plan has a head; an output array is required");
-        if (n != ctx_.n) prepare(n);
-        size_t in_count = static_cast<size_t>(n) * plan_.in_c * plan_.in_h * plan_.in_w;
-        std::memcpy(pinned_in_.get(), input, in_count * sizeof(float));
-        run_graph(false, output);
+        collect(submit(input, n), output);
     }
 
     /** uint8 NHWC input: a quarter of the float path's host copy and PCIe traffic; normalised
      *  on the device by the first op (its own CUDA Graph beside the float one). */
     void forward_u8(const uint8_t* input, int64_t n, const float* mean, const float* std, float* output) override {
-        DN_CUDA(cudaSetDevice(opt_.device));
         DN_CHECK(classes_ == 0 || output != nullptr, "forward_u8: this plan has a head; an output array is required");
-        if (n != ctx_.n) prepare(n);
-        size_t in_count = static_cast<size_t>(n) * plan_.in_c * plan_.in_h * plan_.in_w;
-        std::memcpy(pinned_in_.get(), input, in_count);
-        std::memcpy(pinned_norm_.get<float>(), mean, plan_.in_c * sizeof(float));
-        std::memcpy(pinned_norm_.get<float>() + plan_.in_c, std, plan_.in_c * sizeof(float));
-        run_graph(true, output);
+        collect(submit_u8(input, n, mean, std), output);
     }
 
-    /** Replays (or runs and captures) the forward for float (u8 = false) or uint8 input, then
-     *  copies the logits out of the pinned staging buffer. */
-    void run_graph(bool u8, float* output) {
-        ctx_.u8 = u8;
-        cudaGraphExec_t& exec = u8 ? graph_u8_exec_ : graph_exec_;
-        if (exec) {
-            DN_CUDA(cudaGraphLaunch(exec, ctx_.stream));
-            replays_++;
-        } else {
-            enqueue(profile_);
-            if (opt_.graphs && !profile_) capture(exec);
-        }
-        DN_CUDA(cudaStreamSynchronize(ctx_.stream));
-        if (output) std::memcpy(output, pinned_out_.get(), static_cast<size_t>(output_size(ctx_.n)) * sizeof(float));
+    int64_t submit(const float* input, int64_t n) override { return stage(false, input, n, nullptr, nullptr); }
+
+    int64_t submit_u8(const uint8_t* input, int64_t n, const float* mean, const float* std) override {
+        return stage(true, input, n, mean, std);
     }
+
+    /** Waits for the batch's forward and output copy (its slot's event), copies the logits
+     *  out of the slot's pinned buffer and frees the slot, also when the wait fails. */
+    void collect(int64_t ticket, float* output) override {
+        DN_CUDA(cudaSetDevice(opt_.device));
+        Slot* s = nullptr;
+        for (Slot& x : slots_)
+            if (x.ticket == ticket && ticket > 0) s = &x;
+        DN_CHECK(s != nullptr, "collect: batch ", ticket, " is not in flight");
+        struct Release {
+            Slot* s;
+            ~Release() { s->ticket = 0; }
+        } release{s};
+        DN_CUDA(cudaEventSynchronize(s->done));
+        if (output && classes_)
+            std::memcpy(output, s->out.get(), static_cast<size_t>(output_size(s->n)) * sizeof(float));
+    }
+
+    int max_in_flight() const override { return kSlots; }
 
     int64_t output_size(int64_t n) const override { return n * classes_; }
 
@@ -745,15 +765,21 @@ public:
         poison_ = on;
     }
 
+    bool captured() const {
+        for (const Slot& s : slots_)
+            if (s.graph[0] || s.graph[1]) return true;
+        return false;
+    }
+
     std::string describe() const override {
         cudaDeviceProp prop{};
         cudaGetDeviceProperties(&prop, opt_.device);
         std::ostringstream os;
         os << "cuda backend, " << prop.name << " (sm_" << prop.major << prop.minor << "), dtype " << opt_.dtype
            << ", batch " << ctx_.n << ", arena " << arena_.bytes() << " bytes, workspace " << ctx_.ws_bytes
-           << " bytes, CUDA graph " << (graph_exec_ || graph_u8_exec_ ? "captured (" + std::to_string(replays_) + " replays)"
-                                                    : (graph_note_.empty() ? std::string("off") : graph_note_))
-           << "\n";
+           << " bytes, CUDA graph " << (captured() ? "captured (" + std::to_string(replays_) + " replays)"
+                                      : (graph_note_.empty() ? std::string("off") : graph_note_))
+           << ", double-buffered (" << kSlots << " pinned staging slots, uploads on a copy stream)\n";
         for (size_t i = 0; i < ops_.size(); i++) {
             os << "  " << ops_[i]->describe();
             if (profiled_) os << "  " << op_ms_[i] / profiled_ << " ms";
@@ -763,7 +789,11 @@ public:
     }
 
 private:
-    void prepare(int64_t n) {
+    /** Plans the arena for batch n and tunes every op, with `free_slot`'s staging as input and
+     *  output. Batches in flight finish first: the arena is theirs until then (their results
+     *  stay in their own slots' pinned buffers). */
+    void prepare(int64_t n, Slot& free_slot) {
+        DN_CUDA(cudaStreamSynchronize(ctx_.stream));
         drop_graph();
         ctx_.n = 0;
         mem_ = plan_memory(plan_, n);
@@ -772,18 +802,9 @@ private:
         for (size_t b = 0; b < plan_.buffers.size(); b++)
             ctx_.buf[b] = arena_.get<T>() + mem_.offset[b];
         ctx_.n = n;
-        size_t in_count = static_cast<size_t>(n) * plan_.in_c * plan_.in_h * plan_.in_w;
-        input_.reserve(in_count * sizeof(float));
-        output_.reserve(std::max<size_t>(1, static_cast<size_t>(n * classes_)) * sizeof(float));
-        pinned_in_.reserve(in_count * sizeof(float));
-        pinned_out_.reserve(std::max<size_t>(1, static_cast<size_t>(n * classes_)) * sizeof(float));
-        norm_.reserve(2 * plan_.in_c * sizeof(float));
-        pinned_norm_.reserve(2 * plan_.in_c * sizeof(float));
-        ctx_.input = input_.get<float>();
-        ctx_.input_u8 = input_.get<uint8_t>();
-        ctx_.norm = norm_.get<float>();
-        ctx_.output = output_.get<float>();
         try {
+            reserve(free_slot, n);  // the ops' size() and tune() see real input and output pointers
+            point_at(free_slot);
             Needs needs;
             for (auto& op : ops_) op->size(ctx_, needs);
             prologue_.reserve(needs.prologue_bytes);
@@ -804,14 +825,9 @@ private:
         }
     }
 
-    /** The whole forward on the stream: input copy, ops, output copy. */
+    /** The forward on the compute stream, for the slot ctx_ points at: the ops, then the
+     *  logits' copy into the slot's pinned buffer (the input's upload is the copy stream's). */
     void enqueue(bool timed) {
-        size_t in_count = static_cast<size_t>(ctx_.n) * plan_.in_c * plan_.in_h * plan_.in_w;
-        DN_CUDA(cudaMemcpyAsync(ctx_.input, pinned_in_.get(), in_count * (ctx_.u8 ? 1 : sizeof(float)),
-                                cudaMemcpyHostToDevice, ctx_.stream));
-        if (ctx_.u8)
-            DN_CUDA(cudaMemcpyAsync(const_cast<float*>(ctx_.norm), pinned_norm_.get(), 2 * plan_.in_c * sizeof(float),
-                                    cudaMemcpyHostToDevice, ctx_.stream));
         cudaEvent_t e0 = nullptr, e1 = nullptr;
         if (timed) {
             DN_CUDA(cudaEventCreate(&e0));
@@ -839,7 +855,7 @@ private:
             profiled_++;
         }
         if (classes_)
-            DN_CUDA(cudaMemcpyAsync(pinned_out_.get(), ctx_.output, static_cast<size_t>(ctx_.n * classes_) * sizeof(float),
+            DN_CUDA(cudaMemcpyAsync(host_out_, ctx_.output, static_cast<size_t>(ctx_.n * classes_) * sizeof(float),
                                     cudaMemcpyDeviceToHost, ctx_.stream));
     }
 
@@ -872,12 +888,88 @@ private:
     }
 
     void drop_graph() {
-        if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
-        if (graph_u8_exec_) cudaGraphExecDestroy(graph_u8_exec_);
+        for (Slot& s : slots_) drop_graphs(s);
         if (core_exec_) cudaGraphExecDestroy(core_exec_);
-        graph_exec_ = nullptr;
-        graph_u8_exec_ = nullptr;
         core_exec_ = nullptr;
+    }
+
+    static void drop_graphs(Slot& s) {
+        for (cudaGraphExec_t& g : s.graph) {
+            if (g) cudaGraphExecDestroy(g);
+            g = nullptr;
+        }
+    }
+
+    /** Copies a batch into a free slot's pinned buffer, enqueues its upload on the copy stream
+     *  and its forward (CUDA Graph replay, or run and capture) on the compute stream behind the
+     *  upload's event, and returns without waiting: while this batch uploads, the one before it
+     *  computes. */
+    int64_t stage(bool u8, const void* input, int64_t n, const float* mean, const float* sd) {
+        DN_CUDA(cudaSetDevice(opt_.device));
+        Slot* s = nullptr;
+        for (int i = 0; i < kSlots && !s; i++) {
+            Slot& x = slots_[(next_slot_ + i) % kSlots];
+            if (x.ticket == 0) s = &x;
+        }
+        DN_CHECK(s != nullptr, "submit: ", kSlots, " batches are in flight already; collect one first");
+        if (n != ctx_.n) prepare(n, *s);
+        reserve(*s, n);
+        size_t in_bytes = static_cast<size_t>(n) * plan_.in_c * plan_.in_h * plan_.in_w * (u8 ? 1 : sizeof(float));
+        std::memcpy(s->in.get(), input, in_bytes);
+        DN_CUDA(cudaMemcpyAsync(s->d_in.get(), s->in.get(), in_bytes, cudaMemcpyHostToDevice, copy_));
+        if (u8) {
+            std::memcpy(static_cast<float*>(s->norm.get()), mean, plan_.in_c * sizeof(float));
+            std::memcpy(static_cast<float*>(s->norm.get()) + plan_.in_c, sd, plan_.in_c * sizeof(float));
+            DN_CUDA(cudaMemcpyAsync(s->d_norm.get(), s->norm.get(), 2 * plan_.in_c * sizeof(float),
+                                    cudaMemcpyHostToDevice, copy_));
+        }
+        DN_CUDA(cudaEventRecord(s->uploaded, copy_));
+        DN_CUDA(cudaStreamWaitEvent(ctx_.stream, s->uploaded, 0));
+        point_at(*s);
+        ctx_.u8 = u8;
+        cudaGraphExec_t& exec = s->graph[u8 ? 1 : 0];
+        if (exec) {
+            DN_CUDA(cudaGraphLaunch(exec, ctx_.stream));
+            replays_++;
+        } else {
+            enqueue(profile_);
+            if (opt_.graphs && !profile_) capture(exec);
+        }
+        DN_CUDA(cudaEventRecord(s->done, ctx_.stream));
+        s->n = n;
+        s->ticket = ++tickets_;
+        next_slot_ = static_cast<int>(s - slots_) + 1;
+        return s->ticket;
+    }
+
+    /** Sizes a free slot's staging for batch n (float input; uint8 takes a quarter); a slot whose
+     *  buffers move loses its graphs, which hold their addresses. */
+    void reserve(Slot& s, int64_t n) {
+        if (!s.uploaded) {
+            DN_CUDA(cudaEventCreateWithFlags(&s.uploaded, cudaEventDisableTiming));
+            DN_CUDA(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
+        }
+        size_t in_bytes = static_cast<size_t>(n) * plan_.in_c * plan_.in_h * plan_.in_w * sizeof(float);
+        size_t out_bytes = std::max<size_t>(1, static_cast<size_t>(n * classes_)) * sizeof(float);
+        size_t norm_bytes = 2 * plan_.in_c * sizeof(float);
+        const void* before[] = {s.d_in.get(), s.d_out.get(), s.d_norm.get(), s.out.get()};
+        s.in.reserve(in_bytes);
+        s.out.reserve(out_bytes);
+        s.norm.reserve(norm_bytes);
+        s.d_in.reserve(in_bytes);
+        s.d_out.reserve(out_bytes);
+        s.d_norm.reserve(norm_bytes);
+        const void* after[] = {s.d_in.get(), s.d_out.get(), s.d_norm.get(), s.out.get()};
+        if (!std::equal(std::begin(before), std::end(before), std::begin(after))) drop_graphs(s);
+    }
+
+    /** Points the ops' input, normalisation and output at a slot's device buffers. */
+    void point_at(Slot& s) {
+        ctx_.input = static_cast<float*>(s.d_in.get());
+        ctx_.input_u8 = static_cast<uint8_t*>(s.d_in.get());
+        ctx_.norm = static_cast<float*>(s.d_norm.get());
+        ctx_.output = static_cast<float*>(s.d_out.get());
+        host_out_ = static_cast<float*>(s.out.get());
     }
 
     Plan plan_;
@@ -890,9 +982,13 @@ private:
     int64_t profiled_ = 0, replays_ = 0;
     std::vector<std::unique_ptr<Op>> ops_;
     MemoryPlan mem_;
-    DeviceBuffer arena_, prologue_, tmp_, ws_, input_, output_, norm_;
-    PinnedBuffer pinned_in_, pinned_out_, pinned_norm_;
-    cudaGraphExec_t graph_exec_ = nullptr, graph_u8_exec_ = nullptr, core_exec_ = nullptr;
+    DeviceBuffer arena_, prologue_, tmp_, ws_;
+    Slot slots_[kSlots];
+    int next_slot_ = 0;
+    int64_t tickets_ = 0;
+    float* host_out_ = nullptr;  // the pinned logits of the slot ctx_ points at
+    cudaStream_t copy_ = nullptr;
+    cudaGraphExec_t core_exec_ = nullptr;
     std::string graph_note_;
     Ctx ctx_;
 };
