@@ -10,6 +10,14 @@ import java.util.List;
  * One engine's loop in a {@link BatchingPredictor}: takes the oldest request, gathers batch-mates of
  * the same key up to maxBatch or maxDelay after the oldest arrived, runs them as one native batch and
  * completes each future with its own row of the logits.
+ *
+ * <p>On an engine whose batches run asynchronously (a GPU), two more things happen. Double buffering:
+ * batch i+1 is gathered and submitted (copied to pinned memory, its upload enqueued) while batch i
+ * computes, and batch i is collected after that; when no request waits, batch i is collected at once,
+ * so a lone caller waits for nothing more. Fixed batch sizes: a batch of n runs padded to the next
+ * power of two (at most maxBatch) on an engine kept for that size, since a GPU engine re-plans and
+ * re-tunes whenever its batch size changes; the padding rows hold earlier images or zeros, and their
+ * logits are dropped (in eval mode no image affects another's logits).
  */
 final class BatchWorker implements Runnable {
     private static final long IDLE_POLL_NANOS = 10_000_000L;  // how often an idle worker looks at closed
@@ -18,24 +26,38 @@ final class BatchWorker implements Runnable {
     private final Predictor engine;
     private final int maxBatch;
     private final long maxDelayNanos;
+    private final boolean pipelined;    // submit batch i+1 before collecting batch i
+    private final boolean fixedSizes;   // pad to power-of-two batch sizes, one engine each
     private BatchRequest carry;  // a request of another key that ended the last batch; it heads the next
     private FloatBuffer inF, outF;  // direct staging buffers, this worker's own
     private ByteBuffer inB;
 
-    BatchWorker(BatchingPredictor owner, Predictor engine) {
+    /** A batch between its submission and its collection; {@code error} set when the submission failed. */
+    private record InFlight(List<BatchRequest> batch, Predictor.Pending pending, RuntimeException error) {}
+
+    BatchWorker(BatchingPredictor owner, Predictor engine, boolean asynchronous) {
         this.owner = owner;
         this.engine = engine;
         this.maxBatch = owner.options().maxBatch();
         this.maxDelayNanos = owner.options().maxDelay().toNanos();
+        this.pipelined = asynchronous;
+        this.fixedSizes = asynchronous;
     }
 
     @Override
     public void run() {
+        InFlight inFlight = null;
         try {
             while (true) {
-                BatchRequest first = carry != null ? carry : owner.poll(IDLE_POLL_NANOS);
+                BatchRequest first = carry != null ? carry : owner.poll(inFlight != null ? 0 : IDLE_POLL_NANOS);
                 carry = null;
                 if (first == null) {
+                    if (inFlight != null) {
+                        InFlight done = inFlight;  // nothing waits: the batch in flight is collected now
+                        inFlight = null;
+                        finish(done);
+                        continue;
+                    }
                     if (owner.closed()) return;
                     continue;
                 }
@@ -44,11 +66,19 @@ final class BatchWorker implements Runnable {
                     continue;
                 }
                 List<BatchRequest> batch = gather(first);
-                runBatch(batch);
+                if (batch.isEmpty()) continue;
+                InFlight next = start(batch);
+                InFlight done = inFlight;
+                inFlight = null;
+                if (done != null) finish(done);
+                if (pipelined) inFlight = next;
+                else finish(next);
             }
         } catch (InterruptedException e) {
             if (carry != null) carry.fail(BatchingPredictor.closedBeforeRun());
             Thread.currentThread().interrupt();
+        } finally {
+            if (inFlight != null) finish(inFlight);
         }
     }
 
@@ -71,55 +101,83 @@ final class BatchWorker implements Runnable {
         return batch;
     }
 
-    private void runBatch(List<BatchRequest> batch) {
-        if (batch.isEmpty()) return;
+    /** Submits a batch; a failure is kept for {@link #finish}, which isolates the culprit. */
+    private InFlight start(List<BatchRequest> batch) {
         try {
-            float[] logits = forward(batch);
-            int k = owner.classes();
-            // recorded before the futures complete: a caller who has its result sees its batch counted
-            owner.record(batch.size());
-            for (int i = 0; i < batch.size(); i++) batch.get(i).future.complete(Arrays.copyOfRange(logits, i * k, (i + 1) * k));
+            return new InFlight(batch, submit(batch), null);
         } catch (RuntimeException e) {
-            if (batch.size() == 1) {
-                owner.record(1);
-                batch.get(0).fail(e);
-                return;
-            }
-            for (BatchRequest r : batch) runBatch(List.of(r));  // isolate the request that fails
+            return new InFlight(batch, null, e);
         } catch (Error e) {
             for (BatchRequest r : batch) r.fail(e);
             throw e;
         }
     }
 
+    /** Collects a batch and completes its futures; a failed batch of several is rerun one by one, so only the culprit fails. */
+    private void finish(InFlight f) {
+        List<BatchRequest> batch = f.batch();
+        RuntimeException error = f.error();
+        float[] logits = null;
+        if (error == null) {
+            try {
+                logits = collect(f.pending());
+            } catch (RuntimeException e) {
+                error = e;
+            } catch (Error e) {
+                for (BatchRequest r : batch) r.fail(e);
+                throw e;
+            }
+        }
+        if (error == null) {
+            int k = owner.classes();
+            // recorded before the futures complete: a caller who has its result sees its batch counted
+            owner.record(batch.size());
+            for (int i = 0; i < batch.size(); i++) batch.get(i).future.complete(Arrays.copyOfRange(logits, i * k, (i + 1) * k));
+        } else if (batch.size() == 1) {
+            owner.record(1);
+            batch.get(0).fail(error);
+        } else {
+            for (BatchRequest r : batch) finish(start(List.of(r)));  // isolate the request that fails
+        }
+    }
+
+    /** The batch size a batch of n runs at: n, or with fixed sizes the next power of two (at most maxBatch). */
+    int runSize(int n) {
+        if (!fixedSizes || n == 1) return n;
+        return Math.min(maxBatch, Integer.highestOneBit(n - 1) << 1);
+    }
+
     /**
-     * Gathers the batch into this worker's direct staging buffers (grown to the largest batch seen,
-     * then reused: no per-batch garbage, and the engine reads and writes them in place).
+     * Gathers the batch into this worker's direct staging buffers (grown to maxBatch, then reused: no
+     * per-batch garbage, and the engine reads them in place) and submits it.
      */
-    private float[] forward(List<BatchRequest> batch) {
+    private Predictor.Pending submit(List<BatchRequest> batch) {
         BatchRequest.Key key = batch.get(0).key;
         int n = batch.size();
+        int run = runSize(n);
         int per = batch.get(0).length();
-        int k = owner.classes();
-        if (outF == null || outF.capacity() < n * k) outF = Predictor.allocateFloats(maxBatch * k);
-        FloatBuffer out = outF.duplicate();
-        out.clear();
         if (key.uint8()) {
-            if (inB == null || inB.capacity() < n * per) inB = ByteBuffer.allocateDirect(Math.multiplyExact(maxBatch, per));
+            if (inB == null || inB.capacity() < run * per) inB = ByteBuffer.allocateDirect(Math.multiplyExact(maxBatch, per));
             ByteBuffer in = inB.duplicate();
             in.clear();
             for (int i = 0; i < n; i++) in.put(i * per, batch.get(i).bytes);
-            in.limit(n * per);
-            engine.forwardUint8(in, n, key.height(), key.width(), key.mean(), key.std(), out);
-        } else {
-            if (inF == null || inF.capacity() < n * per) inF = Predictor.allocateFloats(Math.multiplyExact(maxBatch, per));
-            FloatBuffer in = inF.duplicate();
-            in.clear();
-            for (int i = 0; i < n; i++) in.put(i * per, batch.get(i).floats);
-            in.limit(n * per);
-            engine.forward(in, n, key.height(), key.width(), out);
+            return engine.submit(in, run, key.height(), key.width(), key.mean(), key.std(), fixedSizes);
         }
-        float[] logits = new float[n * k];
+        if (inF == null || inF.capacity() < run * per) inF = Predictor.allocateFloats(Math.multiplyExact(maxBatch, per));
+        FloatBuffer in = inF.duplicate();
+        in.clear();
+        for (int i = 0; i < n; i++) in.put(i * per, batch.get(i).floats);
+        return engine.submit(in, run, key.height(), key.width(), null, null, fixedSizes);
+    }
+
+    /** Waits for a submitted batch; its logits, all rows it ran (past the batch's own: padding). */
+    private float[] collect(Predictor.Pending p) {
+        int k = owner.classes();
+        if (outF == null) outF = Predictor.allocateFloats(Math.max(1, maxBatch * k));
+        FloatBuffer out = outF.duplicate();
+        out.clear();
+        engine.collect(p, out);
+        float[] logits = new float[p.n() * k];
         out.get(0, logits);
         return logits;
     }

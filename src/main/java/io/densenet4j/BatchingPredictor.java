@@ -87,7 +87,7 @@ public final class BatchingPredictor implements AutoCloseable {
     private final AtomicLong lastArrival = new AtomicLong();
     private volatile double arrivalGapNanos = Double.MAX_VALUE;
 
-    private BatchingPredictor(List<Predictor> engines, Options options) {
+    private BatchingPredictor(List<Predictor> engines, Options options, Boolean asynchronous) {
         if (engines.isEmpty()) throw new IllegalArgumentException("a BatchingPredictor needs at least one engine");
         this.engines = List.copyOf(engines);
         this.options = options;
@@ -101,7 +101,8 @@ public final class BatchingPredictor implements AutoCloseable {
         this.histogram = new AtomicLongArray(options.maxBatch() + 1);
         for (int i = 0; i < this.engines.size(); i++) {
             Predictor p = this.engines.get(i);
-            Thread t = new Thread(() -> new BatchWorker(this, p).run(), "densenet4j-batcher-" + i);
+            boolean async = asynchronous != null ? asynchronous : p.overlaps();
+            Thread t = new Thread(() -> new BatchWorker(this, p, async).run(), "densenet4j-batcher-" + i);
             t.setDaemon(true);
             workers.add(t);
         }
@@ -114,7 +115,15 @@ public final class BatchingPredictor implements AutoCloseable {
      * engines should split the cores ({@link Predictor.Options#threads()}).
      */
     public static BatchingPredictor of(List<Predictor> engines, Options options) {
-        return new BatchingPredictor(engines, options);
+        return new BatchingPredictor(engines, options, null);
+    }
+
+    /**
+     * For tests: {@code asynchronous} forces the GPU engines' way of batching (double buffering and
+     * power-of-two batch sizes, see BatchWorker) on or off; {@code null} takes it from each engine.
+     */
+    static BatchingPredictor of(List<Predictor> engines, Options options, Boolean asynchronous) {
+        return new BatchingPredictor(engines, options, asynchronous);
     }
 
     /**
@@ -127,7 +136,7 @@ public final class BatchingPredictor implements AutoCloseable {
         List<Predictor> made = new ArrayList<>();
         try {
             for (Predictor.Options o : engineOptions) made.add(Predictor.create(config, weights, o));
-            return new BatchingPredictor(made, options);
+            return new BatchingPredictor(made, options, null);
         } catch (RuntimeException e) {
             made.forEach(Predictor::close);
             throw e;

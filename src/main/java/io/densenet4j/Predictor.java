@@ -67,7 +67,10 @@ public final class Predictor implements AutoCloseable {
     private final String device;
     private final String backendOptions;
     private NativeCore.WeightStore store;
-    private final Map<Long, NativeCore.Engine> engines = new HashMap<>();
+    private final Map<EngineKey, NativeCore.Engine> engines = new HashMap<>();
+
+    /** One native engine per input size and, for a GPU batcher's fixed batch sizes, per batch size (0: any). */
+    private record EngineKey(int height, int width, int batch) {}
 
     private Predictor(DenseNet net, StateDict weights, Options options, boolean calibrate) {
         this.net = net;
@@ -225,6 +228,40 @@ public final class Predictor implements AutoCloseable {
         ran();
     }
 
+    /** A batch started by {@link #submit} and not yet collected. */
+    record Pending(NativeCore.Engine engine, long ticket, int n) {}
+
+    /**
+     * Double buffering (for {@link BatchingPredictor}): starts a batch held in direct buffers and returns
+     * without waiting for it where the engine allows ({@link #overlaps()}); the input may be reused as
+     * soon as this returns. {@code float32 (n, C, height, width)} when {@code mean} is null, else uint8
+     * {@code (n, height, width, C)} normalised with {@code mean} and {@code std}. The buffers' sizes are
+     * the caller's to check. {@code batchEngine}: run on the engine kept for batches of exactly n.
+     */
+    synchronized Pending submit(java.nio.Buffer input, int n, int height, int width, float[] mean, float[] std, boolean batchEngine) {
+        if (store == null) throw new IllegalStateException("predictor is closed");
+        NativeCore.Engine e = engine(height, width, batchEngine ? n : 0);
+        long ticket = NativeLibrary.call(() -> mean == null ? e.submit((FloatBuffer) input, n)
+                : e.submit_u8((ByteBuffer) input, n, mean, std));
+        return new Pending(e, ticket, n);
+    }
+
+    /** Waits for a batch from {@link #submit} and writes its {@code (n, classes)} logits to {@code output} (position 0). */
+    synchronized void collect(Pending p, FloatBuffer output) {
+        NativeLibrary.run(() -> p.engine().collect(p.ticket(), output));
+        ran();
+    }
+
+    /** The batch sizes of the engines kept for fixed batch sizes so far (for tests). */
+    synchronized java.util.Set<Integer> fixedBatchSizes() {
+        java.util.Set<Integer> out = new java.util.TreeSet<>();
+        for (EngineKey k : engines.keySet()) if (k.batch() > 0) out.add(k.batch());
+        return out;
+    }
+
+    /** Whether this predictor's batches run asynchronously to their submission (CUDA), so double buffering pays. */
+    boolean overlaps() { return !device.equals("cpu"); }
+
     /** A direct float buffer in native byte order with room for {@code count} floats, for {@link #forward(FloatBuffer, int, int, int, FloatBuffer)}; reusable across calls. */
     public static FloatBuffer allocateFloats(int count) {
         if (count <= 0 || count > Integer.MAX_VALUE / 4) throw new IllegalArgumentException("float count must be in 1.." + Integer.MAX_VALUE / 4 + ", got " + count);
@@ -302,9 +339,16 @@ public final class Predictor implements AutoCloseable {
     }
 
     /** The native engine for one input size (compiled and cached on first use). Package-private for tests. */
-    synchronized NativeCore.Engine engine(int height, int width) {
+    synchronized NativeCore.Engine engine(int height, int width) { return engine(height, width, 0); }
+
+    /**
+     * The native engine for one input size that runs batches of {@code batch} images only ({@code 0}:
+     * any). A GPU engine re-plans its arena, re-tunes cuDNN and re-captures its CUDA Graph whenever
+     * the batch size changes, so a batcher on a GPU keeps one engine per batch size it pads to.
+     */
+    synchronized NativeCore.Engine engine(int height, int width, int batch) {
         if (store == null) throw new IllegalStateException("predictor is closed");
-        long key = ((long) height << 32) | (width & 0xffffffffL);
+        EngineKey key = new EngineKey(height, width, batch);
         NativeCore.Engine e = engines.get(key);
         if (e == null) {
             Plan plan = net.inferencePlan(height, width);

@@ -163,6 +163,17 @@ public class NativeCore {
         public native void forward_u8(@Cast("const uint8_t*") ByteBuffer input, @Cast("int64_t") long n, @Const float[] mean,
                                       @Const float[] std, FloatBuffer output);
 
+        /** Double buffering: starts a batch of direct buffers (position 0) and returns its ticket; the input may be reused at once. */
+        public native @Cast("int64_t") long submit(@Const FloatBuffer input, @Cast("int64_t") long n);
+
+        public native @Cast("int64_t") long submit_u8(@Cast("const uint8_t*") ByteBuffer input, @Cast("int64_t") long n,
+                                                     @Const float[] mean, @Const float[] std);
+
+        /** Waits for a submitted batch and writes its logits (position 0). */
+        public native void collect(@Cast("int64_t") long ticket, FloatBuffer output);
+
+        public native int max_in_flight();
+
         public native @Cast("int64_t") long output_size(@Cast("int64_t") long n);
 
         public native @Cast("int64_t") long buffer_size(@StdString String name);
