@@ -52,7 +52,7 @@ def main():
         tp = t.get("peak_mem_bytes")
         pf, pu = o.get("pipelined_img_per_s"), o.get("u8_pipelined_img_per_s")
         share = pu / o["resident_img_per_s"] if pu else None
-        print(f"| {o['dtype']} | {o['batch']} | {fmt(o['img_per_s'])} | {fmt(pf)} / {fmt(pu)} | {fmt(share, 2)}x | "
+        print(f"| {o['dtype']} | {o['batch']} | {fmt(o['img_per_s'])} | {fmt(pf)} / {fmt(pu)} | {fmt(share, 2) + 'x' if share else '-'} | "
               f"{fmt(o['resident_img_per_s'])} | {fmt(ti)} | "
               f"{fmt(ratio, 2)}x | {o['peak_mem_bytes'] / 2**20:.0f} | {fmt(tp / 2**20 if tp else None, 0)} |")
     comp = next((t for t in torch if t.get("kind") == "infer" and t.get("mode") == "compile"), None)
@@ -82,6 +82,15 @@ def main():
             base = next((p for p in plain if p["dtype"] == o["dtype"] and p["batch"] == o["batch"]), None)
             print(f"  {o['dtype']} batch {o['batch']} {o['options']}: {fmt(o['resident_img_per_s'])} "
                   f"(default {fmt(base['resident_img_per_s']) if base else '-'}), e2e {fmt(o['img_per_s'])}")
+    serve = [o for o in ours if o.get("kind") == "serve"]
+    if serve:
+        print()
+        print("| serving (engine side) | dtype | max batch | img/s | p50 ms | p99 ms | mean batch | batch-1 direct img/s | ratio (target >= 5x at 64 clients) |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for o in serve:
+            print(f"| {o['clients']} clients, {o.get('input', 'float')} | {o['dtype']} | {o['max_batch']} | {fmt(o['img_per_s'])} | "
+                  f"{fmt(o['p50_ms'], 3)} | {fmt(o['p99_ms'], 3)} | {fmt(o['mean_batch'], 2)} | "
+                  f"{fmt(o['direct_batch1_img_per_s'])} | {fmt(o['ratio_vs_batch1'], 2)}x |")
     train_o = [o for o in ours if o.get("kind") == "train"]
     train_t = [t for t in torch if t.get("kind") == "train"]
     if train_o or train_t:

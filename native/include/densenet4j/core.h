@@ -95,8 +95,9 @@ public:
      *  it, may be reused once it returns) and gives a ticket; collect(ticket, output) waits for that
      *  batch and writes its logits as forward() does. On CUDA a batch's upload (pinned staging, a
      *  copy stream) overlaps the previous batch's compute; the CPU runs the batch inside submit().
-     *  At most max_in_flight() batches between submit and collect (a further submit throws); a
-     *  collect that throws still ends its batch. */
+     *  At most max_in_flight() batches between submit and collect (a further submit throws, and so
+     *  does forward() while both slots are in flight): every ticket must be collected. A collect
+     *  that throws still ends its batch. */
     int64_t submit(const float* input, int64_t n);
     int64_t submit_u8(const uint8_t* input, int64_t n, const float* mean, const float* std);
     void collect(int64_t ticket, float* output);

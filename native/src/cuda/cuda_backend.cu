@@ -10,8 +10,13 @@
 //  - a conv whose destination is a channel slice of a block buffer writes a dense k-channel
 //    scratch and an own kernel copies it in (slices=copy), or writes the slice directly
 //    through cuDNN's strided output descriptor (slices=strided); gpu-check measures both.
-//  - at a fixed batch size, the whole forward (copies in and out included) is captured once in
-//    a CUDA Graph and replayed on later calls.
+//  - at a fixed batch size, the forward (the logits' copy out included) is captured once in a
+//    CUDA Graph and replayed on later calls;
+//  - double buffering: a batch is copied into one of two pinned staging slots and uploaded on a
+//    copy stream, and its forward waits for that upload on the compute stream, so with submit()
+//    and collect() one batch's upload overlaps the previous one's compute. One-at-a-time callers
+//    (forward) use slot 0 only; the second slot's buffers are allocated when two batches are in
+//    flight (about 2x the input's float size again, on the device and pinned).
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -664,6 +669,7 @@ public:
     ~CudaBackend() override {
         cudaSetDevice(opt_.device);
         if (ctx_.stream) cudaStreamSynchronize(ctx_.stream);
+        if (copy_) cudaStreamSynchronize(copy_);
         drop_graph();
         for (Slot& s : slots_) {
             if (s.uploaded) cudaEventDestroy(s.uploaded);
@@ -695,7 +701,6 @@ public:
     /** Waits for the batch's forward and output copy (its slot's event), copies the logits
      *  out of the slot's pinned buffer and frees the slot, also when the wait fails. */
     void collect(int64_t ticket, float* output) override {
-        DN_CUDA(cudaSetDevice(opt_.device));
         Slot* s = nullptr;
         for (Slot& x : slots_)
             if (x.ticket == ticket && ticket > 0) s = &x;
@@ -704,6 +709,7 @@ public:
             Slot* s;
             ~Release() { s->ticket = 0; }
         } release{s};
+        DN_CUDA(cudaSetDevice(opt_.device));
         DN_CUDA(cudaEventSynchronize(s->done));
         if (output && classes_)
             std::memcpy(output, s->out.get(), static_cast<size_t>(output_size(s->n)) * sizeof(float));
@@ -733,6 +739,8 @@ public:
     double time_resident(int iters) override {
         DN_CHECK(ctx_.n > 0, "time_resident: no forward has run yet");
         DN_CUDA(cudaSetDevice(opt_.device));
+        DN_CUDA(cudaStreamSynchronize(ctx_.stream));
+        ctx_.u8 = false;  // always the float NCHW input's first op, whichever input ran last
         if (!core_exec_ && opt_.graphs) {
             cudaGraph_t g = nullptr;
             DN_CUDA(cudaStreamBeginCapture(ctx_.stream, cudaStreamCaptureModeThreadLocal));
@@ -884,7 +892,6 @@ private:
             opt_.graphs = false;
             graph_note_ = std::string("off (instantiate failed: ") + cudaGetErrorString(e) + ")";
         }
-        replays_ = 0;
     }
 
     void drop_graph() {
@@ -906,12 +913,25 @@ private:
      *  computes. */
     int64_t stage(bool u8, const void* input, int64_t n, const float* mean, const float* sd) {
         DN_CUDA(cudaSetDevice(opt_.device));
-        Slot* s = nullptr;
-        for (int i = 0; i < kSlots && !s; i++) {
-            Slot& x = slots_[(next_slot_ + i) % kSlots];
-            if (x.ticket == 0) s = &x;
-        }
+        Slot* s = nullptr;  // the lowest free slot: one-at-a-time callers only ever use (and allocate) slot 0
+        for (int i = 0; i < kSlots && !s; i++)
+            if (slots_[i].ticket == 0) s = &slots_[i];
         DN_CHECK(s != nullptr, "submit: ", kSlots, " batches are in flight already; collect one first");
+        try {
+            enqueue_batch(*s, u8, input, n, mean, sd);
+        } catch (...) {
+            // nothing of this batch may still run when its slot is next used
+            cudaStreamSynchronize(copy_);
+            cudaStreamSynchronize(ctx_.stream);
+            throw;
+        }
+        s->n = n;
+        s->ticket = ++tickets_;
+        return s->ticket;
+    }
+
+    void enqueue_batch(Slot& slot, bool u8, const void* input, int64_t n, const float* mean, const float* sd) {
+        Slot* s = &slot;
         if (n != ctx_.n) prepare(n, *s);
         reserve(*s, n);
         size_t in_bytes = static_cast<size_t>(n) * plan_.in_c * plan_.in_h * plan_.in_w * (u8 ? 1 : sizeof(float));
@@ -936,10 +956,6 @@ private:
             if (opt_.graphs && !profile_) capture(exec);
         }
         DN_CUDA(cudaEventRecord(s->done, ctx_.stream));
-        s->n = n;
-        s->ticket = ++tickets_;
-        next_slot_ = static_cast<int>(s - slots_) + 1;
-        return s->ticket;
     }
 
     /** Sizes a free slot's staging for batch n (float input; uint8 takes a quarter); a slot whose
@@ -984,7 +1000,6 @@ private:
     MemoryPlan mem_;
     DeviceBuffer arena_, prologue_, tmp_, ws_;
     Slot slots_[kSlots];
-    int next_slot_ = 0;
     int64_t tickets_ = 0;
     float* host_out_ = nullptr;  // the pinned logits of the slot ctx_ points at
     cudaStream_t copy_ = nullptr;
