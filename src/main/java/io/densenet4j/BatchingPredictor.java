@@ -39,13 +39,22 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * until its future completes. Each worker gathers its batch into its own direct staging buffers
  * (reused, no per-batch garbage), which the engine reads in place.
  *
+ * <p>On a GPU engine ({@code cuda}, {@code cuda:I}) a worker double-buffers: it submits batch i+1
+ * (the engine copies it into a pinned staging slot and uploads it on a copy stream) before it
+ * collects batch i, so the upload overlaps batch i's compute, and collects at once when no request
+ * waits. It also runs a batch of n padded to the next power of two (at most {@code maxBatch}) on a
+ * native engine kept for that size, since a CUDA engine re-plans, re-tunes cuDNN and re-captures its
+ * CUDA Graph whenever its batch size changes; the padding rows' logits are dropped. On the CPU a
+ * batch runs at its own size, one at a time.
+ *
  * <p>Thread-safe. {@link #close()} stops accepting requests, runs every queued one to completion,
  * then frees the engines; {@link #closeNow()} fails the queued ones instead. No future is left hanging.
  */
 public final class BatchingPredictor implements AutoCloseable {
     /**
      * @param maxBatch      largest native batch (1 to 4096); larger batches give more throughput per
-     *                      engine, up to the engine's best batch size, at more latency per request
+     *                      engine, up to the engine's best batch size, at more latency per request (on a
+     *                      GPU, also one engine, with its weights, per power of two up to it)
      * @param maxDelay      longest time the oldest request of a forming batch waits for batch-mates
      *                      (0 to 10 s); more delay gives fuller batches under moderate load
      * @param queueCapacity requests that may wait (1 to 2^20); a full queue rejects or blocks
