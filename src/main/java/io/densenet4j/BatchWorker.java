@@ -69,15 +69,18 @@ final class BatchWorker implements Runnable {
                 if (batch.isEmpty()) continue;
                 InFlight next = start(batch);
                 InFlight done = inFlight;
-                inFlight = null;
+                inFlight = next;  // owned by the finally below until it is finished
                 if (done != null) finish(done);
-                if (pipelined) inFlight = next;
-                else finish(next);
+                if (!pipelined) {
+                    inFlight = null;
+                    finish(next);
+                }
             }
         } catch (InterruptedException e) {
             if (carry != null) carry.fail(BatchingPredictor.closedBeforeRun());
             Thread.currentThread().interrupt();
         } finally {
+            if (carry != null && !carry.future.isDone()) carry.fail(BatchingPredictor.closedBeforeRun());
             if (inFlight != null) finish(inFlight);
         }
     }
@@ -128,16 +131,21 @@ final class BatchWorker implements Runnable {
                 throw e;
             }
         }
-        if (error == null) {
-            int k = owner.classes();
-            // recorded before the futures complete: a caller who has its result sees its batch counted
-            owner.record(batch.size());
-            for (int i = 0; i < batch.size(); i++) batch.get(i).future.complete(Arrays.copyOfRange(logits, i * k, (i + 1) * k));
-        } else if (batch.size() == 1) {
-            owner.record(1);
-            batch.get(0).fail(error);
-        } else {
-            for (BatchRequest r : batch) finish(start(List.of(r)));  // isolate the request that fails
+        try {
+            if (error == null) {
+                int k = owner.classes();
+                // recorded before the futures complete: a caller who has its result sees its batch counted
+                owner.record(batch.size());
+                for (int i = 0; i < batch.size(); i++) batch.get(i).future.complete(Arrays.copyOfRange(logits, i * k, (i + 1) * k));
+            } else if (batch.size() == 1) {
+                owner.record(1);
+                batch.get(0).fail(error);
+            } else {
+                for (BatchRequest r : batch) finish(start(List.of(r)));  // isolate the request that fails
+            }
+        } catch (Error e) {
+            for (BatchRequest r : batch) if (!r.future.isDone()) r.fail(e);  // none left hanging
+            throw e;
         }
     }
 
@@ -157,13 +165,13 @@ final class BatchWorker implements Runnable {
         int run = runSize(n);
         int per = batch.get(0).length();
         if (key.uint8()) {
-            if (inB == null || inB.capacity() < run * per) inB = ByteBuffer.allocateDirect(Math.multiplyExact(maxBatch, per));
+            if (inB == null || inB.capacity() < (long) run * per) inB = ByteBuffer.allocateDirect(Math.multiplyExact(maxBatch, per));
             ByteBuffer in = inB.duplicate();
             in.clear();
             for (int i = 0; i < n; i++) in.put(i * per, batch.get(i).bytes);
             return engine.submit(in, run, key.height(), key.width(), key.mean(), key.std(), fixedSizes);
         }
-        if (inF == null || inF.capacity() < run * per) inF = Predictor.allocateFloats(Math.multiplyExact(maxBatch, per));
+        if (inF == null || inF.capacity() < (long) run * per) inF = Predictor.allocateFloats(Math.multiplyExact(maxBatch, per));
         FloatBuffer in = inF.duplicate();
         in.clear();
         for (int i = 0; i < n; i++) in.put(i * per, batch.get(i).floats);

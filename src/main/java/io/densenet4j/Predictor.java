@@ -228,6 +228,9 @@ public final class Predictor implements AutoCloseable {
         ran();
     }
 
+    /** For tests: a batch whose staged input and size this accepts fails at {@link #submit}, as a native error would. */
+    volatile java.util.function.BiPredicate<java.nio.Buffer, Integer> submitFault;
+
     /** A batch started by {@link #submit} and not yet collected. */
     record Pending(NativeCore.Engine engine, long ticket, int n) {}
 
@@ -240,6 +243,12 @@ public final class Predictor implements AutoCloseable {
      */
     synchronized Pending submit(java.nio.Buffer input, int n, int height, int width, float[] mean, float[] std, boolean batchEngine) {
         if (store == null) throw new IllegalStateException("predictor is closed");
+        long want = (long) n * net.config().inChannels() * height * width;
+        if (n <= 0 || input.capacity() < want) {  // the native side reads n images from position 0
+            throw new IllegalArgumentException("submit: the buffer holds " + input.capacity() + " elements; " + n + " images need " + want);
+        }
+        java.util.function.BiPredicate<java.nio.Buffer, Integer> fault = submitFault;
+        if (fault != null && fault.test(input, n)) throw new IllegalStateException("injected fault (test) in a batch of " + n);
         NativeCore.Engine e = engine(height, width, batchEngine ? n : 0);
         long ticket = NativeLibrary.call(() -> mean == null ? e.submit((FloatBuffer) input, n)
                 : e.submit_u8((ByteBuffer) input, n, mean, std));
@@ -248,6 +257,7 @@ public final class Predictor implements AutoCloseable {
 
     /** Waits for a batch from {@link #submit} and writes its {@code (n, classes)} logits to {@code output} (position 0). */
     synchronized void collect(Pending p, FloatBuffer output) {
+        if (store == null) throw new IllegalStateException("predictor is closed");
         NativeLibrary.run(() -> p.engine().collect(p.ticket(), output));
         ran();
     }

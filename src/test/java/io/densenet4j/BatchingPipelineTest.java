@@ -114,6 +114,37 @@ class BatchingPipelineTest {
     }
 
     @Test
+    void aBatchFailingNativelyIsRerunOneByOneWhileAnotherIsInFlight() {
+        float poison = 12345f;  // a batch holding an image that starts with this fails at submission
+        Predictor engine = Predictor.create(CFG, weights, PredictorTest.CPU2);
+        int per = C * H * W;
+        engine.submitFault = (buf, n) -> {
+            for (int i = 0; i < n; i++) if (((FloatBuffer) buf).get(i * per) == poison) return true;
+            return false;
+        };
+        try (BatchingPredictor b = pipelined(engine, BatchingPredictor.Options.defaults().maxBatch(4).maxDelay(Duration.ofMillis(50)))) {
+            List<CompletableFuture<float[]>> fs = new ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                float[] x = image(4000 + i);
+                if (i == 5) x[0] = poison;
+                fs.add(b.submit(x, H, W));
+            }
+            for (int i = 0; i < 12; i++) {
+                if (i == 5) {
+                    Exception e = assertThrows(java.util.concurrent.CompletionException.class, fs.get(i)::join);
+                    assertTrue(e.getCause().getMessage().contains("injected fault"), e.getCause().getMessage());
+                } else {
+                    assertClose(direct.forward(image(4000 + i), 1, H, W), fs.get(i).join(), 1e-5, "image " + i);
+                }
+            }
+            long[] h = b.batchSizeHistogram();
+            long images = 0;
+            for (int i = 1; i < h.length; i++) images += i * h[i];
+            assertEquals(12, images, "every request counted once, the culprit's batch-mates alone");
+        }
+    }
+
+    @Test
     void closeRunsEveryQueuedRequestThroughThePipeline() {
         Predictor engine = Predictor.create(CFG, weights, PredictorTest.CPU2);
         List<CompletableFuture<float[]>> fs = new ArrayList<>();
