@@ -127,6 +127,21 @@ std::unique_ptr<dn4j::Backend> make(const std::string& plan_text, const dn4j::We
     return std::unique_ptr<dn4j::Backend>(dn4j_cuda_make_backend(&plan, w.impl, opts.c_str()));
 }
 
+/** The uint8 inputs' normalisation: ImageNet's for 3 channels, else 0.5 and 0.25 per channel. */
+std::vector<float> norm_mean(const dn4j::Plan& p) {
+    return p.in_c == 3 ? std::vector<float>{0.485f, 0.456f, 0.406f} : std::vector<float>(static_cast<size_t>(p.in_c), 0.5f);
+}
+std::vector<float> norm_std(const dn4j::Plan& p) {
+    return p.in_c == 3 ? std::vector<float>{0.229f, 0.224f, 0.225f} : std::vector<float>(static_cast<size_t>(p.in_c), 0.25f);
+}
+
+/** Deterministic uint8 pixels (a multiplicative hash of the index and `seed`). */
+std::vector<uint8_t> hashed_bytes(size_t count, unsigned seed) {
+    std::vector<uint8_t> v(count);
+    for (size_t i = 0; i < count; i++) v[i] = static_cast<uint8_t>(((i + 7919u * seed) * 2654435761u) >> 24);
+    return v;
+}
+
 std::vector<float> random_input(size_t count, unsigned seed) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> d(0.f, 1.f);
@@ -352,8 +367,7 @@ int bench(const std::string& plan_path, const std::string& wpath, const Args& a)
     double e2e_ms = 1000 * el / iters;
     // double-buffered end to end: batch i+1 submitted (copied to pinned memory, uploaded on the copy
     // stream) before batch i is collected; from float NCHW and from uint8 NHWC input
-    std::vector<float> mean(static_cast<size_t>(plan.in_c), 0.5f), sd(mean.size(), 0.25f);
-    if (plan.in_c == 3) mean = {0.485f, 0.456f, 0.406f}, sd = {0.229f, 0.224f, 0.225f};  // ImageNet's
+    std::vector<float> mean = norm_mean(plan), sd = norm_std(plan);
     auto piped_ms = [&](bool u8, const void* input) {
         auto go = [&]() {
             return u8 ? be->submit_u8(static_cast<const uint8_t*>(input), n, mean.data(), sd.data())
@@ -375,8 +389,7 @@ int bench(const std::string& plan_path, const std::string& wpath, const Args& a)
         be->collect(prev, out.data());
         return 1000 * e / it;
     };
-    std::vector<uint8_t> x8(static_cast<size_t>(n) * plan.in_c * plan.in_h * plan.in_w);
-    for (size_t i = 0; i < x8.size(); i++) x8[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
+    std::vector<uint8_t> x8 = hashed_bytes(static_cast<size_t>(n) * plan.in_c * plan.in_h * plan.in_w, 0);
     double piped_f32_ms = piped_ms(false, x.data());
     double piped_u8_ms = piped_ms(true, x8.data());
     double res_ms = be->time_resident(std::max(3, static_cast<int>(a.seconds / 4 / (e2e_ms / 1000))));
@@ -407,11 +420,9 @@ int serve(const std::string& plan_path, const std::string& wpath, const Args& a)
     const int clients = std::max(1, a.threads);
     const int max_batch = static_cast<int>(std::max<int64_t>(1, a.batch));
     const size_t per = static_cast<size_t>(plan.in_c) * plan.in_h * plan.in_w;
-    std::vector<float> mean(static_cast<size_t>(plan.in_c), 0.5f), sd(mean.size(), 0.25f);
-    if (plan.in_c == 3) mean = {0.485f, 0.456f, 0.406f}, sd = {0.229f, 0.224f, 0.225f};
-    std::vector<std::vector<uint8_t>> img(static_cast<size_t>(clients), std::vector<uint8_t>(per));
-    for (int c = 0; c < clients; c++)
-        for (size_t i = 0; i < per; i++) img[c][i] = static_cast<uint8_t>(((i + 7919 * c) * 2654435761u) >> 24);
+    std::vector<float> mean = norm_mean(plan), sd = norm_std(plan);
+    std::vector<std::vector<uint8_t>> img;
+    for (int c = 0; c < clients; c++) img.push_back(hashed_bytes(per, static_cast<unsigned>(c)));
     auto run_size = [&](int n) { return n == 1 ? 1 : std::min(max_batch, 1 << (32 - __builtin_clz(static_cast<unsigned>(n - 1)))); };
     std::map<int, std::unique_ptr<dn4j::Backend>> engines;
     std::vector<uint8_t> stage(static_cast<size_t>(max_batch) * per);

@@ -797,10 +797,10 @@ public:
     }
 
 private:
-    /** Plans the arena for batch n and tunes every op, with `free_slot`'s staging as input and
-     *  output. Batches in flight finish first: the arena is theirs until then (their results
+    /** Plans the arena for batch n and tunes every op, with the staging ctx_ points at as input
+     *  and output. Batches in flight finish first: the arena is theirs until then (their results
      *  stay in their own slots' pinned buffers). */
-    void prepare(int64_t n, Slot& free_slot) {
+    void prepare(int64_t n) {
         DN_CUDA(cudaStreamSynchronize(ctx_.stream));
         drop_graph();
         ctx_.n = 0;
@@ -811,8 +811,6 @@ private:
             ctx_.buf[b] = arena_.get<T>() + mem_.offset[b];
         ctx_.n = n;
         try {
-            reserve(free_slot, n);  // the ops' size() and tune() see real input and output pointers
-            point_at(free_slot);
             Needs needs;
             for (auto& op : ops_) op->size(ctx_, needs);
             prologue_.reserve(needs.prologue_bytes);
@@ -930,24 +928,23 @@ private:
         return s->ticket;
     }
 
-    void enqueue_batch(Slot& slot, bool u8, const void* input, int64_t n, const float* mean, const float* sd) {
-        Slot* s = &slot;
-        if (n != ctx_.n) prepare(n, *s);
-        reserve(*s, n);
+    void enqueue_batch(Slot& s, bool u8, const void* input, int64_t n, const float* mean, const float* sd) {
+        reserve(s, n);  // a free slot: nothing in flight uses its buffers
+        point_at(s);
+        if (n != ctx_.n) prepare(n);
         size_t in_bytes = static_cast<size_t>(n) * plan_.in_c * plan_.in_h * plan_.in_w * (u8 ? 1 : sizeof(float));
-        std::memcpy(s->in.get(), input, in_bytes);
-        DN_CUDA(cudaMemcpyAsync(s->d_in.get(), s->in.get(), in_bytes, cudaMemcpyHostToDevice, copy_));
+        std::memcpy(s.in.get(), input, in_bytes);
+        DN_CUDA(cudaMemcpyAsync(s.d_in.get(), s.in.get(), in_bytes, cudaMemcpyHostToDevice, copy_));
         if (u8) {
-            std::memcpy(static_cast<float*>(s->norm.get()), mean, plan_.in_c * sizeof(float));
-            std::memcpy(static_cast<float*>(s->norm.get()) + plan_.in_c, sd, plan_.in_c * sizeof(float));
-            DN_CUDA(cudaMemcpyAsync(s->d_norm.get(), s->norm.get(), 2 * plan_.in_c * sizeof(float),
+            std::memcpy(static_cast<float*>(s.norm.get()), mean, plan_.in_c * sizeof(float));
+            std::memcpy(static_cast<float*>(s.norm.get()) + plan_.in_c, sd, plan_.in_c * sizeof(float));
+            DN_CUDA(cudaMemcpyAsync(s.d_norm.get(), s.norm.get(), 2 * plan_.in_c * sizeof(float),
                                     cudaMemcpyHostToDevice, copy_));
         }
-        DN_CUDA(cudaEventRecord(s->uploaded, copy_));
-        DN_CUDA(cudaStreamWaitEvent(ctx_.stream, s->uploaded, 0));
-        point_at(*s);
+        DN_CUDA(cudaEventRecord(s.uploaded, copy_));
+        DN_CUDA(cudaStreamWaitEvent(ctx_.stream, s.uploaded, 0));
         ctx_.u8 = u8;
-        cudaGraphExec_t& exec = s->graph[u8 ? 1 : 0];
+        cudaGraphExec_t& exec = s.graph[u8 ? 1 : 0];
         if (exec) {
             DN_CUDA(cudaGraphLaunch(exec, ctx_.stream));
             replays_++;
@@ -955,7 +952,7 @@ private:
             enqueue(profile_);
             if (opt_.graphs && !profile_) capture(exec);
         }
-        DN_CUDA(cudaEventRecord(s->done, ctx_.stream));
+        DN_CUDA(cudaEventRecord(s.done, ctx_.stream));
     }
 
     /** Sizes a free slot's staging for batch n (float input; uint8 takes a quarter); a slot whose

@@ -26,8 +26,7 @@ final class BatchWorker implements Runnable {
     private final Predictor engine;
     private final int maxBatch;
     private final long maxDelayNanos;
-    private final boolean pipelined;    // submit batch i+1 before collecting batch i
-    private final boolean fixedSizes;   // pad to power-of-two batch sizes, one engine each
+    private final boolean asynchronous;  // a GPU engine: double buffering and power-of-two batch sizes
     private BatchRequest carry;  // a request of another key that ended the last batch; it heads the next
     private FloatBuffer inF, outF;  // direct staging buffers, this worker's own
     private ByteBuffer inB;
@@ -40,8 +39,7 @@ final class BatchWorker implements Runnable {
         this.engine = engine;
         this.maxBatch = owner.options().maxBatch();
         this.maxDelayNanos = owner.options().maxDelay().toNanos();
-        this.pipelined = asynchronous;
-        this.fixedSizes = asynchronous;
+        this.asynchronous = asynchronous;
     }
 
     @Override
@@ -71,7 +69,7 @@ final class BatchWorker implements Runnable {
                 InFlight done = inFlight;
                 inFlight = next;  // owned by the finally below until it is finished
                 if (done != null) finish(done);
-                if (!pipelined) {
+                if (!asynchronous) {
                     inFlight = null;
                     finish(next);
                 }
@@ -149,9 +147,9 @@ final class BatchWorker implements Runnable {
         }
     }
 
-    /** The batch size a batch of n runs at: n, or with fixed sizes the next power of two (at most maxBatch). */
+    /** The batch size a batch of n runs at: n, or on a GPU the next power of two (at most maxBatch). */
     int runSize(int n) {
-        if (!fixedSizes || n == 1) return n;
+        if (!asynchronous || n == 1) return n;
         return Math.min(maxBatch, Integer.highestOneBit(n - 1) << 1);
     }
 
@@ -169,13 +167,13 @@ final class BatchWorker implements Runnable {
             ByteBuffer in = inB.duplicate();
             in.clear();
             for (int i = 0; i < n; i++) in.put(i * per, batch.get(i).bytes);
-            return engine.submit(in, run, key.height(), key.width(), key.mean(), key.std(), fixedSizes);
+            return engine.submit(in, run, key.height(), key.width(), key.mean(), key.std(), asynchronous);
         }
         if (inF == null || inF.capacity() < (long) run * per) inF = Predictor.allocateFloats(Math.multiplyExact(maxBatch, per));
         FloatBuffer in = inF.duplicate();
         in.clear();
         for (int i = 0; i < n; i++) in.put(i * per, batch.get(i).floats);
-        return engine.submit(in, run, key.height(), key.width(), null, null, fixedSizes);
+        return engine.submit(in, run, key.height(), key.width(), null, null, asynchronous);
     }
 
     /** Waits for a submitted batch; its logits, all rows it ran (past the batch's own: padding). */

@@ -238,11 +238,11 @@ public final class Predictor implements AutoCloseable {
      * Double buffering (for {@link BatchingPredictor}): starts a batch held in direct buffers and returns
      * without waiting for it where the engine allows ({@link #overlaps()}); the input may be reused as
      * soon as this returns. {@code float32 (n, C, height, width)} when {@code mean} is null, else uint8
-     * {@code (n, height, width, C)} normalised with {@code mean} and {@code std}. The buffers' sizes are
-     * the caller's to check. {@code batchEngine}: run on the engine kept for batches of exactly n.
+     * {@code (n, height, width, C)} normalised with {@code mean} and {@code std}, both read from position 0
+     * (the caller checks the images and the normalisation; this only that the buffer holds n images).
+     * {@code batchEngine}: run on the engine kept for batches of exactly n.
      */
     synchronized Pending submit(java.nio.Buffer input, int n, int height, int width, float[] mean, float[] std, boolean batchEngine) {
-        if (store == null) throw new IllegalStateException("predictor is closed");
         long want = (long) n * net.config().inChannels() * height * width;
         if (n <= 0 || input.capacity() < want) {  // the native side reads n images from position 0
             throw new IllegalArgumentException("submit: the buffer holds " + input.capacity() + " elements; " + n + " images need " + want);

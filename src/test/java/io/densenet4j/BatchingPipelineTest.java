@@ -10,18 +10,17 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 
 import static io.densenet4j.BatchingPredictorTest.C;
 import static io.densenet4j.BatchingPredictorTest.CFG;
 import static io.densenet4j.BatchingPredictorTest.H;
 import static io.densenet4j.BatchingPredictorTest.W;
 import static io.densenet4j.BatchingPredictorTest.assertClose;
+import static io.densenet4j.BatchingPredictorTest.assertManyThreadsGetTheirOwnLogits;
+import static io.densenet4j.BatchingPredictorTest.direct;
+import static io.densenet4j.BatchingPredictorTest.imagesCounted;
+import static io.densenet4j.BatchingPredictorTest.weights;
 import static io.densenet4j.BatchingPredictorTest.image;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -35,17 +34,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * on a copy stream) is the CUDA backend's, checked by scripts/gpu-check.
  */
 class BatchingPipelineTest {
-    static io.densenet4j.io.StateDict weights;
-    static Predictor direct;
-
     @BeforeAll
-    static void setUp() {
-        weights = PredictorTest.weights(new DenseNet(CFG), 11);
-        direct = Predictor.create(CFG, weights, PredictorTest.CPU2);
-    }
+    static void setUp() { BatchingPredictorTest.setUp(); }
 
     @AfterAll
-    static void tearDown() { direct.close(); }
+    static void tearDown() { BatchingPredictorTest.tearDown(); }
 
     static BatchingPredictor pipelined(Predictor engine, BatchingPredictor.Options o) {
         return BatchingPredictor.of(List.of(engine), o, true);
@@ -53,32 +46,9 @@ class BatchingPipelineTest {
 
     @Test
     void manyThreadsGetTheirOwnLogitsThroughPaddedPipelinedBatches() throws Exception {
-        int threads = 8, each = 12;
-        float[][] want = new float[threads * each][];
-        for (int i = 0; i < want.length; i++) want[i] = direct.forward(image(2000 + i), 1, H, W);
         Predictor engine = Predictor.create(CFG, weights, PredictorTest.CPU2);
         try (BatchingPredictor b = pipelined(engine, BatchingPredictor.Options.defaults().maxBatch(6).maxDelay(Duration.ofMillis(5)))) {
-            ExecutorService pool = Executors.newFixedThreadPool(threads);
-            List<Future<?>> done = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                int t0 = t;
-                done.add(pool.submit(() -> {
-                    SplittableRandom r = new SplittableRandom(t0);
-                    List<CompletableFuture<float[]>> mine = new ArrayList<>();
-                    for (int k = 0; k < each; k++) {
-                        mine.add(b.submit(image(2000 + t0 * each + k), H, W));
-                        if (r.nextInt(3) == 0) Thread.sleep(r.nextInt(4));
-                    }
-                    for (int k = 0; k < each; k++) assertClose(want[t0 * each + k], mine.get(k).join(), 1e-5, "image " + (t0 * each + k));
-                    return null;
-                }));
-            }
-            for (Future<?> f : done) f.get(120, TimeUnit.SECONDS);
-            pool.shutdown();
-            long[] h = b.batchSizeHistogram();
-            long images = 0;
-            for (int i = 1; i < h.length; i++) images += i * h[i];
-            assertEquals(threads * each, images, "every image counted once, at its batch's real size");
+            assertManyThreadsGetTheirOwnLogits(b, 2000);
             Set<Integer> sizes = engine.fixedBatchSizes();
             assertTrue(!sizes.isEmpty() && Set.of(1, 2, 4, 6).containsAll(sizes), "engines only for 1, 2, 4 and maxBatch 6: " + sizes);
         }
@@ -137,10 +107,7 @@ class BatchingPipelineTest {
                     assertClose(direct.forward(image(4000 + i), 1, H, W), fs.get(i).join(), 1e-5, "image " + i);
                 }
             }
-            long[] h = b.batchSizeHistogram();
-            long images = 0;
-            for (int i = 1; i < h.length; i++) images += i * h[i];
-            assertEquals(12, images, "every request counted once, the culprit's batch-mates alone");
+            assertEquals(12, imagesCounted(b), "every request counted once, the culprit's batch-mates alone");
         }
     }
 

@@ -51,33 +51,45 @@ class BatchingPredictorTest {
 
     @Test
     void manyThreadsGetTheLogitsOfTheirOwnImage() throws Exception {
+        try (BatchingPredictor b = batcher(BatchingPredictor.Options.defaults().maxBatch(6).maxDelay(Duration.ofMillis(5)))) {
+            assertManyThreadsGetTheirOwnLogits(b, 1000);
+        }
+    }
+
+    /**
+     * 8 threads each submit 12 images (seeds from {@code base}) with random delays between submissions:
+     * every result equals a direct forward of its image alone (1e-5), and the histogram counts each image once.
+     */
+    static void assertManyThreadsGetTheirOwnLogits(BatchingPredictor b, int base) throws Exception {
         int threads = 8, each = 12;
         float[][] want = new float[threads * each][];
-        for (int i = 0; i < want.length; i++) want[i] = direct.forward(image(1000 + i), 1, H, W);
-        try (BatchingPredictor b = batcher(BatchingPredictor.Options.defaults().maxBatch(6).maxDelay(Duration.ofMillis(5)))) {
-            ExecutorService pool = Executors.newFixedThreadPool(threads);
-            List<Future<?>> done = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                int t0 = t;
-                done.add(pool.submit(() -> {
-                    SplittableRandom r = new SplittableRandom(t0);
-                    List<CompletableFuture<float[]>> mine = new ArrayList<>();
-                    for (int k = 0; k < each; k++) {
-                        int id = t0 * each + k;
-                        mine.add(b.submit(image(1000 + id), H, W));
-                        if (r.nextInt(3) == 0) Thread.sleep(r.nextInt(4));  // random delays between submissions
-                    }
-                    for (int k = 0; k < each; k++) assertClose(want[t0 * each + k], mine.get(k).join(), 1e-5, "image " + (t0 * each + k));
-                    return null;
-                }));
-            }
-            for (Future<?> f : done) f.get(120, TimeUnit.SECONDS);
-            pool.shutdown();
-            long[] h = b.batchSizeHistogram();
-            long images = 0;
-            for (int i = 1; i < h.length; i++) images += i * h[i];
-            assertEquals(threads * each, images, "every image ran exactly once");
+        for (int i = 0; i < want.length; i++) want[i] = direct.forward(image(base + i), 1, H, W);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        List<Future<?>> done = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int t0 = t;
+            done.add(pool.submit(() -> {
+                SplittableRandom r = new SplittableRandom(t0);
+                List<CompletableFuture<float[]>> mine = new ArrayList<>();
+                for (int k = 0; k < each; k++) {
+                    mine.add(b.submit(image(base + t0 * each + k), H, W));
+                    if (r.nextInt(3) == 0) Thread.sleep(r.nextInt(4));  // random delays between submissions
+                }
+                for (int k = 0; k < each; k++) assertClose(want[t0 * each + k], mine.get(k).join(), 1e-5, "image " + (t0 * each + k));
+                return null;
+            }));
         }
+        for (Future<?> f : done) f.get(120, TimeUnit.SECONDS);
+        pool.shutdown();
+        assertEquals(threads * each, imagesCounted(b), "every image ran exactly once, counted at its batch's own size");
+    }
+
+    /** Images the batch-size histogram accounts for. */
+    static long imagesCounted(BatchingPredictor b) {
+        long[] h = b.batchSizeHistogram();
+        long images = 0;
+        for (int i = 1; i < h.length; i++) images += i * h[i];
+        return images;
     }
 
     @Test
